@@ -177,47 +177,41 @@ OOB_INLINE struct oob_last *oob_last_get(void)
  */
 OOB_INLINE int oob_finish(struct xdp_md *ctx, struct oob_last *st, __u32 verdict, __u32 reason)
 {
+	struct oob_result res = { .verdict = verdict, .reason = reason };
 	struct oob_port_stats *ps;
 	struct oob_rule_stats *rs = 0;
-	__u32 port_id = st->port_id, rule_id = st->rule_id, xsk;
-	int act = XDP_PASS;
+	__u32 port_id = st->port_id, rule_id = st->rule_id;
+	__u32 xsk = st->slot * OOB_MAX_QUEUES + st->queue;
+	int present = 0, act = XDP_PASS;
 
-	if (verdict == OOB_SKIP) {
-		verdict = OOB_PASS;
-		reason = OOB_R_DEFAULT;
-	}
-	if (verdict == OOB_DIVERT) {
-		xsk = st->slot * OOB_MAX_QUEUES + st->queue;
-		if (st->queue < OOB_MAX_QUEUES && bpf_map_lookup_elem(&oob_xsks, &xsk)) {
-			/* Stamp the frame for liboob: classification time and why. */
-			if (!bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct oob_xdp_meta))) {
-				struct oob_xdp_meta *meta = (void *)(long)ctx->data_meta;
+	if (verdict == OOB_DIVERT)
+		present = st->queue < OOB_MAX_QUEUES && bpf_map_lookup_elem(&oob_xsks, &xsk);
+	oob_settle(&res, present);
 
-				if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
-					meta->classified_ns = bpf_ktime_get_ns();
-					meta->rule_id = rule_id;
-					meta->reason = (__u16)reason;
-					meta->port_id = (__u16)port_id;
-				}
+	if (res.verdict == OOB_DIVERT) {
+		/* Stamp the frame for liboob: when it was judged, and why. */
+		if (!bpf_xdp_adjust_meta(ctx, -(int)sizeof(struct oob_xdp_meta))) {
+			struct oob_xdp_meta *meta = (void *)(long)ctx->data_meta;
+
+			if ((void *)(meta + 1) <= (void *)(long)ctx->data) {
+				meta->classified_ns = bpf_ktime_get_ns();
+				meta->rule_id = rule_id;
+				meta->reason = (__u16)res.reason;
+				meta->port_id = (__u16)port_id;
 			}
-			act = bpf_redirect_map(&oob_xsks, xsk, XDP_PASS);
-		} else {
-			verdict = OOB_PASS;
-			reason = OOB_R_NO_XSK;
 		}
-	} else if (verdict == OOB_DROP) {
+		act = bpf_redirect_map(&oob_xsks, xsk, XDP_PASS);
+	} else if (res.verdict == OOB_DROP) {
 		act = XDP_DROP;
-	} else {
-		verdict = OOB_PASS;
 	}
 
-	st->verdict = verdict;
-	st->reason = reason;
+	st->verdict = res.verdict;
+	st->reason = res.reason;
 	st->seq++;
 	ps = bpf_map_lookup_elem(&oob_port_stats, &port_id);
 	if (rule_id)
 		rs = bpf_map_lookup_elem(&oob_rule_stats, &rule_id);
-	oob_account(ps, rs, verdict, reason, st->len);
+	oob_account(ps, rs, res.verdict, res.reason, st->len);
 	return act;
 }
 

@@ -203,6 +203,23 @@ OOB_INLINE void oob_judge(OOB_ENV env, OOB_CTX ctx, __u32 ifindex, struct oob_pk
 	oob_judge_default(pkt, res);
 }
 
+/*
+ * From verdict to action: a custom selector with no opinion means the default; DIVERT needs an
+ * oob socket on the frame's queue, else the frame is counted (OOB_R_NO_XSK) and passed in-band.
+ */
+OOB_INLINE void oob_settle(struct oob_result *res, int xsk_present)
+{
+	if (res->verdict == OOB_SKIP) {
+		res->verdict = OOB_PASS;
+		res->reason = OOB_R_DEFAULT;
+	} else if (res->verdict == OOB_DIVERT && !xsk_present) {
+		res->verdict = OOB_PASS;
+		res->reason = OOB_R_NO_XSK;
+	} else if (res->verdict >= OOB_VERDICT_MAX) {
+		res->verdict = OOB_PASS;
+	}
+}
+
 /* Counting, the same in every environment; the pointers are per-CPU where that exists. */
 OOB_INLINE void oob_account(struct oob_port_stats *ps, struct oob_rule_stats *rs, __u32 verdict,
 			    __u32 reason, __u32 bytes)
