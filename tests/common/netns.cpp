@@ -81,7 +81,9 @@ Netns::Netns() : name_(unique_name("oobt")) { oobbpf::test::sh_ok("ip netns add 
 
 Netns::~Netns() {
     // Kill what still runs inside, then delete the namespace and its devices.
-    oobbpf::test::sh("ip netns pids " + name_ + " | xargs -r kill -9");
+    // Never this process itself, which may have entered the namespace with setns().
+    oobbpf::test::sh("ip netns pids " + name_ + " | grep -vx " + std::to_string(getpid()) +
+                     " | xargs -r kill -9");
     oobbpf::test::sh("ip netns del " + name_);
 }
 
@@ -96,7 +98,8 @@ std::string Netns::sh_ok(const std::string &cmd) const {
 }
 
 int Netns::ifindex(const std::string &dev) const {
-    return std::stoi(sh_ok("cat /sys/class/net/" + dev + "/ifindex"));
+    // Not /sys/class/net: nsenter --net keeps the host's sysfs mount.
+    return std::stoi(sh_ok("ip -o link show dev " + dev + " | cut -d: -f1"));
 }
 
 Veth make_veth(const Netns &na, const Netns &nb, const std::string &addr_a,
