@@ -12,7 +12,7 @@ pkgs=(
 	# kernel module build tree (Debian 6.1) and the VM that tests it
 	linux-headers-amd64 qemu-system-x86 busybox-static cpio
 	# real peers used by tests
-	iproute2 ethtool tcpdump tshark sockperf kmod file
+	iproute2 iputils-ping socat ethtool tcpdump tshark sockperf kmod file
 )
 
 missing=()
