@@ -24,6 +24,7 @@ int oob_xdp(struct xdp_md *ctx)
 	st->port_id = res.port_id;
 	st->rule_id = res.rule_id;
 	st->len = pkt.len;
+	st->dev_flags = res.dev_flags;
 	if (res.verdict == OOB_SKIP) {
 		/* The device's custom selector; it ends in oob_finish() itself. */
 		bpf_tail_call(ctx, &oob_selectors, res.slot);

@@ -239,9 +239,11 @@ struct oob_last {
 	__u32 queue;		/* RX queue */
 	__u32 slot;		/* device slot (selector, XSKMAP block) */
 	__u32 len;
+	__u32 dev_flags;	/* OOB_DEV_* of the device (OOB_DEV_TAP: copy to the tap ring) */
+	__u32 pad;
 	__u64 seq;		/* frames judged on this CPU */
 };
-OOB_ASSERT_SIZE(oob_last, 40);
+OOB_ASSERT_SIZE(oob_last, 48);
 
 /* Global configuration (array, one entry), written by the daemon. */
 struct oob_config {
@@ -272,6 +274,30 @@ struct oob_xdp_meta {
 	__u16 port_id;
 };
 OOB_ASSERT_SIZE(oob_xdp_meta, 16);
+
+/*
+ * Tap records (ring buffer `tap`): every frame a diverting device with OOB_DEV_TAP judges, with
+ * its judgement, followed by up to OOB_TAP_SNAP_MAX bytes of it. The flag is set only while a
+ * tap runs, so the cost when off is one test of a per-CPU word.
+ */
+#define OOB_TAP_SNAP_MAX 2048
+#define OOB_TAP_RX 0		/* judged by the classifier */
+#define OOB_TAP_TX 1		/* sent by liboob */
+
+struct oob_tap_hdr {
+	__u64 ts_ns;		/* bpf_ktime_get_ns() (CLOCK_MONOTONIC) */
+	__u32 ifindex;
+	__u32 queue;
+	__u32 verdict;
+	__u32 reason;
+	__u32 rule_id;
+	__u32 port_id;
+	__u32 len;		/* frame length */
+	__u32 caplen;		/* bytes that follow the header */
+	__u32 dir;		/* OOB_TAP_RX or OOB_TAP_TX */
+	__u32 pad;
+};
+OOB_ASSERT_SIZE(oob_tap_hdr, 48);
 
 /*
  * Learned route, keyed by the flow the in-band stack decided: namespace, destination and the
@@ -343,5 +369,6 @@ OOB_ASSERT_SIZE(oob_neigh, 24);
 #define OOB_PIN_SELECTORS "selectors"
 #define OOB_PIN_ROUTES "routes"
 #define OOB_PIN_NEIGHS "neighs"
+#define OOB_PIN_TAP "tap"
 
 #endif /* OOBBPF_ABI_H */

@@ -102,6 +102,11 @@ struct {
 	__type(value, __u32);
 } oob_selectors SEC(".maps");
 
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4 << 20);
+} oob_tap SEC(".maps");
+
 /*
  * Frame bytes. Headers normally sit in the linear part, read directly after a bounds check; the
  * offset is capped first so the verifier can bound the packet pointer. A frame whose headers
@@ -169,6 +174,38 @@ OOB_INLINE struct oob_last *oob_last_get(void)
 	return bpf_map_lookup_elem(&oob_last, &zero);
 }
 
+struct oob_tap_rec {
+	struct oob_tap_hdr hdr;
+	__u8 data[OOB_TAP_SNAP_MAX];
+};
+
+/* A copy of the judged frame for `oobbpf tap`; a full ring loses the copy, never the frame. */
+OOB_INLINE void oob_tap_frame(struct xdp_md *ctx, const struct oob_last *st,
+			      const struct oob_result *res)
+{
+	struct oob_tap_rec *r = bpf_ringbuf_reserve(&oob_tap, sizeof(*r), 0);
+	__u32 cap = st->len;
+
+	if (!r)
+		return;
+	if (cap > OOB_TAP_SNAP_MAX)
+		cap = OOB_TAP_SNAP_MAX;
+	r->hdr.ts_ns = bpf_ktime_get_ns();
+	r->hdr.ifindex = st->ifindex;
+	r->hdr.queue = st->queue;
+	r->hdr.verdict = res->verdict;
+	r->hdr.reason = res->reason;
+	r->hdr.rule_id = st->rule_id;
+	r->hdr.port_id = st->port_id;
+	r->hdr.len = st->len;
+	r->hdr.dir = OOB_TAP_RX;
+	r->hdr.pad = 0;
+	if (cap < 1 || bpf_xdp_load_bytes(ctx, 0, r->data, cap))
+		cap = 0;
+	r->hdr.caplen = cap;
+	bpf_ringbuf_submit(r, 0);
+}
+
 /*
  * Carry out a verdict and count it. st holds the frame's port, rule, queue and slot (filled by
  * the classifier, also across a tail call: both run on this CPU with migration disabled).
@@ -187,6 +224,8 @@ OOB_INLINE int oob_finish(struct xdp_md *ctx, struct oob_last *st, __u32 verdict
 	if (verdict == OOB_DIVERT)
 		present = st->queue < OOB_MAX_QUEUES && bpf_map_lookup_elem(&oob_xsks, &xsk);
 	oob_settle(&res, present);
+	if (st->dev_flags & OOB_DEV_TAP)
+		oob_tap_frame(ctx, st, &res);
 
 	if (res.verdict == OOB_DIVERT) {
 		/* Stamp the frame for liboob: when it was judged, and why. */

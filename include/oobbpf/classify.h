@@ -31,6 +31,7 @@ struct oob_result {
 	__u32 rule_id;
 	__u32 port_id;
 	__u32 slot;
+	__u32 dev_flags;
 };
 
 OOB_INLINE void oob_rule_key_of(const struct oob_pkt *pkt, __u32 ifindex, struct oob_rule_key *k)
@@ -125,6 +126,7 @@ OOB_INLINE void oob_judge(OOB_ENV env, OOB_CTX ctx, __u32 ifindex, struct oob_pk
 	res->rule_id = 0;
 	res->port_id = 0;
 	res->slot = 0;
+	res->dev_flags = 0;
 
 	dev = oob_env_dev(env, ifindex);
 	if (!dev || !(dev->flags & OOB_DEV_DIVERT)) {
@@ -133,6 +135,7 @@ OOB_INLINE void oob_judge(OOB_ENV env, OOB_CTX ctx, __u32 ifindex, struct oob_pk
 		return;
 	}
 	res->slot = dev->slot;
+	res->dev_flags = dev->flags;
 	r = oob_parse_l2(ctx, pkt);
 	if (r) {
 		res->reason = r;

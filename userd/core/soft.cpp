@@ -99,6 +99,7 @@ Judgement SoftTables::classify(const uint8_t *frame, size_t len, uint32_t ifinde
     last_.queue = rx_queue;
     last_.slot = res.slot;
     last_.len = pkt.len;
+    last_.dev_flags = res.dev_flags;
     last_.seq++;
     oob_account(res.port_id < port_stats_.size() ? &port_stats_[res.port_id] : nullptr,
                 res.rule_id && res.rule_id < rule_stats_.size() ? &rule_stats_[res.rule_id]
