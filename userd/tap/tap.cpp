@@ -2,6 +2,7 @@
 #include "tap.h"
 
 #include "error.h"
+#include "metrics.h"
 
 #include <arpa/inet.h>
 #include <bpf/libbpf.h>
@@ -113,17 +114,7 @@ const char *verdict_name(uint32_t v) {
     }
 }
 
-const char *reason_name(uint32_t r) {
-    static const char *const names[OOB_REASON_MAX] = {
-        "none",        "no-dev",       "no-port",      "vlan-not-oob", "control",
-        "trunc-eth",   "trunc-vlan",   "vlan-depth",   "trunc-ip4",    "bad-ip4-hdr",
-        "bad-ip4-len", "trunc-ip6",    "bad-ip6-len",  "ip6-ext-limit", "trunc-l4",
-        "bad-l4-len",  "fragment",     "not-ip",       "vlan-member",  "rule",
-        "selector",    "default",      "no-xsk",       "bad-vid",      "selector-err",
-        "bad-ip6-hdr",
-    };
-    return r < OOB_REASON_MAX && names[r] ? names[r] : "?";
-}
+const char *reason_name(uint32_t r) { return reason_label(r); }
 
 std::string judgement(const oob_tap_hdr &h) {
     std::string s = std::string("verdict=") + verdict_name(h.verdict) + " reason=" +
