@@ -1,0 +1,118 @@
+// SPDX-License-Identifier: MIT
+#include "env.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstring>
+#include <stdexcept>
+
+namespace oobbpf::test {
+
+OobTopology::OobTopology(const std::vector<uint16_t> &dports)
+    : veth(make_veth(client, oob, std::string(kClientIp) + "/24", std::string(kOobIp) + "/24")) {
+    pin_root = make_pin_root();
+    cls = std::make_unique<StagedClassifier>(pin_root);
+    oob_ifindex = cls->attach(oob, veth.b, 0, 1);
+    cls->divert_udp(dports);
+}
+
+OobTopology::~OobTopology() {
+    cls.reset();
+    remove_pin_root(pin_root);
+}
+
+KernelUdp::KernelUdp(const std::string &ns, const std::string &bind_ip, uint16_t port) {
+    NetnsScope in(ns);
+    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (fd_ < 0)
+        throw std::runtime_error("socket");
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, bind_ip.c_str(), &a.sin_addr);
+    if (bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0)
+        throw std::runtime_error("bind " + bind_ip + ": " + strerror(errno));
+    socklen_t len = sizeof(a);
+    getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
+    port_ = ntohs(a.sin_port);
+}
+
+KernelUdp::~KernelUdp() {
+    if (fd_ >= 0)
+        close(fd_);
+}
+
+bool KernelUdp::send(const std::string &ip, uint16_t port, const std::vector<uint8_t> &data) {
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
+    return sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr *>(&a), sizeof(a)) ==
+           static_cast<ssize_t>(data.size());
+}
+
+std::vector<uint8_t> KernelUdp::recv(int timeout_ms, std::string *from_ip, uint16_t *from_port) {
+    pollfd p{fd_, POLLIN, 0};
+    if (poll(&p, 1, timeout_ms) <= 0)
+        return {};
+    std::vector<uint8_t> buf(65536);
+    sockaddr_in a{};
+    socklen_t len = sizeof(a);
+    ssize_t n = recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&a), &len);
+    if (n < 0)
+        return {};
+    buf.resize(static_cast<size_t>(n));
+    if (from_ip) {
+        char s[INET_ADDRSTRLEN];
+        inet_ntop(AF_INET, &a.sin_addr, s, sizeof(s));
+        *from_ip = s;
+    }
+    if (from_port)
+        *from_port = ntohs(a.sin_port);
+    return buf;
+}
+
+OobEcho::OobEcho(const std::string &ns, oob::StackConfig cfg, uint16_t port) {
+    t_ = std::thread([this, ns, cfg, port]() mutable {
+        try {
+            NetnsScope in(ns);
+            oob::Stack stack(std::move(cfg));
+            auto sock = stack.udp(port);
+            ready_ = true;
+            oob::Datagram d[32];
+            while (!stop_) {
+                size_t n = sock->recv(d, 32, oob::Deadline::after_ms(20), oob::Wait::Sleep);
+                for (size_t i = 0; i < n; i++)
+                    if (sock->reply(d[i]) == 0)
+                        echoed_++;
+            }
+            sc_ = stack.counters();
+            kc_ = sock->counters();
+        } catch (const std::exception &e) {
+            error_ = e.what();
+        }
+        done_ = true;
+    });
+}
+
+bool OobEcho::wait_ready(int ms) {
+    auto until = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (!ready_ && !done_ && std::chrono::steady_clock::now() < until)
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    return ready_;
+}
+
+void OobEcho::stop() {
+    stop_ = true;
+    if (t_.joinable())
+        t_.join();
+}
+
+OobEcho::~OobEcho() { stop(); }
+
+}  // namespace oobbpf::test

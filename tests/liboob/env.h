@@ -1,0 +1,75 @@
+// SPDX-License-Identifier: MIT
+// The two-namespace topology of liboob's netns tests: a client namespace with a kernel UDP
+// stack, an oob namespace whose device runs the classifier (staged like the daemon would) and
+// an oob application on liboob.
+#pragma once
+
+#include "netns.h"
+#include "stage.h"
+
+#include <liboob/stack.h>
+
+#include <atomic>
+#include <cstdint>
+#include <string>
+#include <thread>
+#include <vector>
+
+namespace oobbpf::test {
+
+struct OobTopology {
+    Netns client, oob;
+    Veth veth;  // a: client side, b: oob side
+    std::string pin_root;
+    std::unique_ptr<StagedClassifier> cls;
+    uint32_t oob_ifindex = 0;
+    static constexpr const char *kClientIp = "10.77.0.1", *kOobIp = "10.77.0.2";
+
+    // Addresses, the classifier on the oob side with the device as port 1 and a rule diverting
+    // each of dports.
+    explicit OobTopology(const std::vector<uint16_t> &dports);
+    ~OobTopology();
+};
+
+// A kernel UDP socket inside a namespace (created there; usable from any thread).
+class KernelUdp {
+public:
+    KernelUdp(const std::string &ns, const std::string &bind_ip, uint16_t port = 0);
+    ~KernelUdp();
+    bool send(const std::string &ip, uint16_t port, const std::vector<uint8_t> &data);
+    // Waits at most timeout_ms; empty when nothing came.
+    std::vector<uint8_t> recv(int timeout_ms, std::string *from_ip = nullptr,
+                              uint16_t *from_port = nullptr);
+    uint16_t port() const { return port_; }
+    int fd() const { return fd_; }
+
+private:
+    int fd_ = -1;
+    uint16_t port_ = 0;
+};
+
+// liboob echo in a thread of the oob namespace: every datagram goes back to its sender.
+class OobEcho {
+public:
+    OobEcho(const std::string &ns, oob::StackConfig cfg, uint16_t port);
+    ~OobEcho();
+    void stop();
+    uint64_t echoed() const { return echoed_; }
+    // Snapshots taken when stopped.
+    oob::StackCounters stack_counters() const { return sc_; }
+    oob::SocketCounters socket_counters() const { return kc_; }
+    std::string error() const { return error_; }
+    bool ready() const { return ready_; }
+    // Waits until the socket is registered (or failed).
+    bool wait_ready(int ms = 5000);
+
+private:
+    std::thread t_;
+    std::atomic<bool> stop_{false}, ready_{false}, done_{false};
+    std::atomic<uint64_t> echoed_{0};
+    oob::StackCounters sc_;
+    oob::SocketCounters kc_;
+    std::string error_;
+};
+
+}  // namespace oobbpf::test
