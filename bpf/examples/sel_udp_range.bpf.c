@@ -3,11 +3,11 @@
  * Example selector: divert UDP datagrams (IPv4 and IPv6) whose destination port lies in a range.
  *
  * The range is load-time configuration, not a compile-time switch: the map udp_range holds it
- * (pinned by `oobbpf load` as <pin root>/selectors.d/<dev>.maps/udp_range) and can be changed
+ * (pinned by `oobbpf load` as <pin root>/selector/<dev>/maps/udp_range) and can be changed
  * at run time without reloading. While the map's entry is all zeroes, the range given at compile
  * time applies (-DUDP_PORT_LO=... -DUDP_PORT_HI=..., default 47000-47999).
  *
- *	bpftool map update pinned $ROOT/selectors.d/eth0.maps/udp_range \
+ *	bpftool map update pinned $ROOT/selector/eth0/maps/udp_range \
  *		key hex 00 00 00 00 value hex 10 27 1f 27 01 00 00 00   # 10000-10015, DIVERT
  */
 #include "vmlinux.h"

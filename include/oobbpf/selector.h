@@ -40,7 +40,7 @@
  * Maps. This header declares the classifier's maps (bpf_env.h); `oobbpf load` makes your object
  * use the running classifier's instances (pinned under the pin root), so the counters you bump are
  * the ones `oobbpf stats` shows. Maps of your own (declared in SEC(".maps")) are pinned under
- * <pin root>/selectors.d/<dev>.maps/<name> for bpftool; loading a new version of a selector keeps
+ * <pin root>/selector/<dev>/maps/<name> for bpftool; loading a new version of a selector keeps
  * the contents of those whose definition did not change. Do not name your maps oob_*.
  *
  * Rules of the road, enforced by the verifier or by `oobbpf load`:

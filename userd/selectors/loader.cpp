@@ -25,14 +25,26 @@ using detail::ChildResult;
     throw SelectorError(f, msg, err);
 }
 
+// <pin root>/selector/<dev>/{prog,maps/<name>,pending/}; see pin_name() for <dev>.
+std::string dev_dir(const std::string &root, const std::string &dev) {
+    return pin_dir(root) + "/" + pin_name(dev);
+}
 std::string prog_pin(const std::string &root, const std::string &dev) {
-    return pin_dir(root) + "/" + dev;
+    return dev_dir(root, dev) + "/prog";
 }
 std::string maps_pin(const std::string &root, const std::string &dev) {
-    return pin_dir(root) + "/" + dev + ".maps";
+    return dev_dir(root, dev) + "/maps";
+}
+std::string pending_dir(const std::string &root, const std::string &dev) {
+    return dev_dir(root, dev) + "/pending";
 }
 
-// The selectors.d directory, created if needed, locked for the duration of one operation.
+void make_dir(const std::string &dir) {
+    if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
+        fail(Failure::Kernel, "cannot create " + dir + ": " + std::strerror(errno), errno);
+}
+
+// The selector directory, created if needed, locked for the duration of one operation.
 class PinDirLock {
 public:
     explicit PinDirLock(const std::string &root) {
@@ -41,8 +53,7 @@ public:
             fail(Failure::NoPinRoot,
                  "no pin root " + root + ": is the classifier loaded with this pin root?", ENOENT);
         std::string dir = pin_dir(root);
-        if (mkdir(dir.c_str(), 0700) != 0 && errno != EEXIST)
-            fail(Failure::Kernel, "cannot create " + dir + ": " + std::strerror(errno), errno);
+        make_dir(dir);
         fd_.reset(open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!fd_ || flock(fd_.get(), LOCK_EX) != 0)
             fail(Failure::Kernel, "cannot lock " + dir + ": " + std::strerror(errno), errno);
@@ -113,20 +124,23 @@ std::vector<std::string> dir_entries(const std::string &dir) {
     return out;
 }
 
-void remove_maps_dir(const std::string &dir) {
-    for (const auto &n : dir_entries(dir))
-        unlink((dir + "/" + n).c_str());
+// Removes a directory of pins (one level of subdirectories).
+void remove_pins(const std::string &dir) {
+    for (const auto &n : dir_entries(dir)) {
+        std::string p = dir + "/" + n;
+        if (unlink(p.c_str()) != 0 && errno == EISDIR)
+            remove_pins(p);
+    }
     rmdir(dir.c_str());
 }
 
-// Pins fd at path by pinning it beside it and renaming over: readers of path see the old
-// object or the new one, and a failure leaves the old one.
+// Pins fd at path by pinning it in the pending directory first and renaming it over path:
+// readers of path see the old object or the new one, and a failure leaves the old one.
 class PendingPin {
 public:
-    PendingPin(int fd, std::string path) : path_(std::move(path)) {
-        size_t slash = path_.rfind('/');
-        tmp_ = path_.substr(0, slash + 1) + ".new-" + std::to_string(getpid()) + "-" +
-               path_.substr(slash + 1);
+    PendingPin(int fd, const std::string &pending, std::string path) : path_(std::move(path)) {
+        static unsigned n = 0;
+        tmp_ = pending + "/" + std::to_string(getpid()) + "_" + std::to_string(n++);
         unlink(tmp_.c_str());
         if (bpf_obj_pin(fd, tmp_.c_str()) != 0)
             fail(Failure::Kernel, "cannot pin " + path_ + ": " + std::strerror(errno), errno);
@@ -155,7 +169,36 @@ private:
 
 }  // namespace
 
-std::string pin_dir(const std::string &pin_root) { return pin_root + "/selectors.d"; }
+std::string pin_dir(const std::string &pin_root) { return pin_root + "/selector"; }
+
+std::string pin_name(const std::string &dev) {
+    // bpffs refuses dots in names (reserved for its own files): "eth0.42" -> "eth0%2e42".
+    std::string out;
+    for (char c : dev) {
+        if (c == '.')
+            out += "%2e";
+        else if (c == '%')
+            out += "%25";
+        else
+            out += c;
+    }
+    return out;
+}
+
+namespace {
+std::string dev_of_pin_name(const std::string &name) {
+    std::string out;
+    for (size_t i = 0; i < name.size(); i++) {
+        if (name[i] == '%' && i + 2 < name.size()) {
+            out += static_cast<char>(std::stoi(name.substr(i + 1, 2), nullptr, 16));
+            i += 2;
+        } else {
+            out += name[i];
+        }
+    }
+    return out;
+}
+}  // namespace
 
 std::string shared_map_pin(const std::string &map_name) {
     // bpf_env.h names every classifier map "oob_" + its pin name (abi.h OOB_PIN_*).
@@ -196,12 +239,15 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
         fail(Failure::Kernel, "the loaded program of " + file + " did not come back");
 
     // Everything that can fail without harm happens before the slot update.
+    const std::string pending = pending_dir(pin_root, dev);
+    make_dir(dev_dir(pin_root, dev));
+    make_dir(pending);
     std::vector<PendingPin> pins;
-    pins.emplace_back(r.prog.get(), ppath);
-    if (!r.maps.empty() && mkdir(mdir.c_str(), 0700) != 0 && errno != EEXIST)
-        fail(Failure::Kernel, "cannot create " + mdir + ": " + std::strerror(errno), errno);
+    pins.emplace_back(r.prog.get(), pending, ppath);
+    if (!r.maps.empty())
+        make_dir(mdir);
     for (const auto &[name, fd] : r.maps)
-        pins.emplace_back(fd.get(), mdir + "/" + name);
+        pins.emplace_back(fd.get(), pending, mdir + "/" + name);
 
     Installed out;
     out.dev = dev;
@@ -233,13 +279,15 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
     for (auto &p : pins) {
         if (!p.commit())
             stale += (stale.empty() ? "" : ", ") + p.path();
-        keep.insert(p.path().substr(p.path().rfind('/') + 1));
+        keep.insert(p.path());
     }
     for (const auto &n : dir_entries(mdir))
-        if (!keep.count(n) && n.rfind(".new-", 0) != 0)
+        if (!keep.count(mdir + "/" + n))
             unlink((mdir + "/" + n).c_str());
     if (r.maps.empty())
         rmdir(mdir.c_str());
+    pins.clear();
+    rmdir(pending.c_str());
 
     // Frames are handed over only now that the slot holds the selector (no OOB_R_SELECTOR_ERR).
     if (!(d.flags & OOB_DEV_SELECTOR)) {
@@ -264,7 +312,7 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
 
 void unload(const std::string &pin_root, const std::string &dev) {
     PinDirLock lock(pin_root);
-    const std::string ppath = prog_pin(pin_root, dev), mdir = maps_pin(pin_root, dev);
+    const std::string ppath = prog_pin(pin_root, dev);
     struct stat st;
     bool pinned = stat(ppath.c_str(), &st) == 0;
     uint32_t ifindex = if_nametoindex(dev.c_str());
@@ -272,8 +320,7 @@ void unload(const std::string &pin_root, const std::string &dev) {
         // The device is gone (its record and slot go with it in the daemon): only pins remain.
         if (!pinned)
             fail(Failure::NoDevice, "no device " + dev + " in this network namespace", ENODEV);
-        unlink(ppath.c_str());
-        remove_maps_dir(mdir);
+        remove_pins(dev_dir(pin_root, dev));
         return;
     }
     UniqueFd devs = open_pinned(pin_root, OOB_PIN_DEVS);
@@ -299,8 +346,7 @@ void unload(const std::string &pin_root, const std::string &dev) {
         fail(Failure::Kernel, "cannot empty selector slot " + std::to_string(d.slot) + ": " +
                                   std::strerror(errno),
              errno);
-    unlink(ppath.c_str());
-    remove_maps_dir(mdir);
+    remove_pins(dev_dir(pin_root, dev));
 }
 
 std::optional<Installed> show(const std::string &pin_root, const std::string &dev) {
@@ -323,22 +369,16 @@ std::optional<Installed> show(const std::string &pin_root, const std::string &de
     }
     std::string mdir = maps_pin(pin_root, dev);
     for (const auto &n : dir_entries(mdir))
-        if (n.rfind(".new-", 0) != 0)
-            out.map_pins.push_back(mdir + "/" + n);
+        out.map_pins.push_back(mdir + "/" + n);
     return out;
 }
 
 std::vector<Installed> list(const std::string &pin_root) {
     std::vector<Installed> out;
     const std::string dir = pin_dir(pin_root);
-    for (const auto &n : dir_entries(dir)) {
-        struct stat st;
-        if (n.rfind(".new-", 0) == 0 || stat((dir + "/" + n).c_str(), &st) != 0 ||
-            S_ISDIR(st.st_mode))
-            continue;
-        if (auto i = show(pin_root, n))
+    for (const auto &n : dir_entries(dir))
+        if (auto i = show(pin_root, dev_of_pin_name(n)))
             out.push_back(std::move(*i));
-    }
     return out;
 }
 

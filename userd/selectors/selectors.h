@@ -9,8 +9,8 @@
 //      own maps whose definition is unchanged, loads it, and hands the program and map fds back
 //      over a socket: libbpf never parses a user's file inside the caller, so a hostile or broken
 //      file is one clear error, not a crash of the daemon;
-//   2. the caller pins the program (<pin root>/selectors.d/<dev>) and its own maps
-//      (<pin root>/selectors.d/<dev>.maps/<name>), then installs it with one update of the prog
+//   2. the caller pins the program (<pin root>/selector/<dev>/prog) and its own maps
+//      (<pin root>/selector/<dev>/maps/<name>), then installs it with one update of the prog
 //      array slot: the kernel swaps the pointer, so every frame runs either the old selector or the
 //      new one, never neither; then sets OOB_DEV_SELECTOR on the device if it was not set.
 // Any failure before step 2's slot update leaves the previous selector in place, untouched.
@@ -19,7 +19,7 @@
 // people and tools (bpftool prog show pinned ...), and both outlive the loading process.
 //
 // Loads and unloads on one pin root, from threads or processes, are serialised by an flock on
-// <pin root>/selectors.d.
+// <pin root>/selector.
 #pragma once
 
 #include <oobbpf/abi.h>
@@ -83,8 +83,8 @@ struct Installed {
     uint32_t slot = 0;
     uint32_t prog_id = 0;  // what the slot holds now
     std::string program;   // program name (the kernel keeps 15 characters)
-    std::string pin;       // <pin root>/selectors.d/<dev>
-    std::vector<std::string> map_pins;  // <pin>.maps/<name>, one per own map
+    std::string pin;       // <pin root>/selector/<dev>/prog
+    std::vector<std::string> map_pins;  // <pin root>/selector/<dev>/maps/<name>, per own map
     // load() only:
     uint32_t replaced_prog_id = 0;       // the selector it replaced; 0 if the slot was empty
     std::vector<std::string> kept_maps;  // own maps whose contents the previous selector left
@@ -109,8 +109,11 @@ std::optional<Installed> show(const std::string &pin_root, const std::string &de
 // Every pinned selector under pin_root, by device name.
 std::vector<Installed> list(const std::string &pin_root);
 
-// "<pin root>/selectors.d"
+// "<pin root>/selector": one directory per device with a selector.
 std::string pin_dir(const std::string &pin_root);
+// The name of dev's directory there: bpffs refuses dots in names, so '.' is written "%2e" (and
+// '%' "%25"): eth0.42 -> <pin root>/selector/eth0%2e42/prog.
+std::string pin_name(const std::string &dev);
 
 // The pin name (abi.h OOB_PIN_*) of a classifier map as the SDK names it ("oob_devs" -> "devs"),
 // or empty when name is not one of them. Every map named oob_* is the classifier's: an object
