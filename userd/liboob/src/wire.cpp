@@ -62,9 +62,9 @@ Reject parse(const uint8_t *f, size_t len, Parsed &out, bool verify) {
         size_t hlen = static_cast<size_t>(ip[0] & 0xf) * 4, tot = get16(ip + 2);
         if ((ip[0] >> 4) != 4 || hlen < kIp4Len || tot < hlen || off + tot > len)
             return Reject::BadIp;
+        out.family = AF_INET;
         if (verify && ip4_header_csum(ip, hlen) != 0)
             return Reject::BadIpCsum;
-        out.family = AF_INET;
         out.l4proto = ip[9];
         out.src = ip + 12;
         out.dst = ip + 16;

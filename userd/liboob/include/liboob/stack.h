@@ -16,6 +16,7 @@
 #pragma once
 
 #include "liboob/addr.h"
+#include "liboob/build.h"
 #include "liboob/clock.h"
 #include "liboob/frame.h"
 #include "liboob/netlink.h"
@@ -60,16 +61,6 @@ struct StackConfig {
     std::shared_ptr<RouteSource> routes;   // default: default_route_source(pin_root)
     size_t socket_queue = 1024;            // datagrams a socket holds before it drops
     uint32_t tx_headroom = 256;            // headroom of frames from alloc()
-};
-
-// A resolved egress: everything a header needs.
-struct Path {
-    IpAddr src, dst, next_hop;
-    Mac src_mac{}, dst_mac{};
-    uint32_t oif = 0, lower_ifindex = 0;
-    uint16_t vid = 0;
-    uint32_t mtu = 0;
-    uint64_t resolved_ns = 0;
 };
 
 struct Datagram {
