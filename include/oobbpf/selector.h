@@ -88,14 +88,24 @@ const volatile __u32 oob_sdk_abi_version = OOB_ABI_VERSION;
  * Compare network-order fields with OOB_HTONS(host_value). Other bytes of the frame are read
  * with oob_load(ctx, offset, buf, len): it copies len (a constant) bytes at offset into buf and
  * returns 0, or -1 when the frame is shorter; it works in the linear part and in frags alike.
+ *
+ * Why a global (non-static, noinline) function: the verifier checks a global function once, on
+ * its own, instead of walking every path of the parser again for every branch of the selector's
+ * body; that cuts what it verifies per selector about threefold (about 150k to 50k
+ * instructions), which is most of the time `oobbpf load` takes. The price: after the call the
+ * verifier knows the fields of *pkt only as numbers, so use offsets such as pkt->l3off with
+ * oob_load(), not to compute packet pointers by hand.
  */
-OOB_INLINE __u32 oob_selector_parse(struct xdp_md *ctx, struct oob_pkt *pkt)
+__attribute__((noinline)) int oob_selector_parse(struct xdp_md *ctx, struct oob_pkt *pkt)
 {
-	__u32 r = oob_parse_l2(ctx, pkt);
+	__u32 r;
 
+	if (!pkt)
+		return OOB_R_TRUNC_ETH;
+	r = oob_parse_l2(ctx, pkt);
 	if (r)
-		return r;
-	return oob_parse_l3(ctx, pkt);
+		return (int)r;
+	return (int)oob_parse_l3(ctx, pkt);
 }
 
 /*

@@ -196,7 +196,12 @@ void child_body(const ChildRequest &req, Reply &reply) {
     // Pick the program.
     std::vector<bpf_program *> progs;
     bpf_program *p;
-    bpf_object__for_each_program(p, obj) progs.push_back(p);
+    bpf_object__for_each_program(p, obj) {
+        // libbpf lists the functions of .text as a program when no section holds one: they are
+        // subprograms (the SDK's oob_selector_parse, for one), not selectors.
+        if (std::strcmp(bpf_program__section_name(p), ".text") != 0)
+            progs.push_back(p);
+    }
     if (progs.empty()) {
         reply.fail(Failure::NoProgram,
                    file + " holds no program (define the selector with OOB_SELECTOR)");
