@@ -48,7 +48,9 @@
  *    by its name (the name given to OOB_SELECTOR);
  *  - the object is built from this header: the loader reads oob_sdk_abi_version and refuses an
  *    object built for another ABI;
- *  - compile with -g (the maps are described in BTF) and -O2: clang -g -O2 -target bpf;
+ *  - compile with -g (the maps are described in BTF), -O2 and -mcpu=v3 (with the default v1 ISA
+ *    the verifier loses track of bounds checks in the classifier code compiled in here):
+ *    clang -g -O2 -target bpf -mcpu=v3;
  *  - if you include vmlinux.h, include it before this header; otherwise the UAPI headers are used.
  */
 #ifndef OOBBPF_SELECTOR_H
@@ -60,6 +62,11 @@
 #endif
 #include <bpf/bpf_helpers.h>
 #include <oobbpf/bpf_env.h>
+
+/* clang 15 and later say which ISA they compile for; older ones are caught by the loader. */
+#if defined(__BPF_CPU_VERSION__) && __BPF_CPU_VERSION__ < 3
+#error "compile selectors with clang -mcpu=v3: the verifier rejects the classifier code in v1/v2"
+#endif
 
 /*
  * The ABI the object was built for. `oobbpf load` reads it from the object's .rodata (it is also

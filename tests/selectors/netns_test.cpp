@@ -18,6 +18,8 @@
 #include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <filesystem>
+#include <fstream>
 #include <thread>
 
 using namespace oobbpf;
@@ -348,4 +350,90 @@ TEST_F(SelectorNetns, HundredHotReplacementsUnderTraffic) {
     EXPECT_GT(d.reason[OOB_R_NO_XSK], 0u);
     EXPECT_GE(probes.load(), static_cast<uint64_t>(kReplacements) * 16)
         << "traffic flowed during the replacements";
+}
+
+namespace {
+
+// The code block of docs/selectors.md that starts with first_line.
+std::string doc_block(const std::string &first_line) {
+    std::ifstream f(std::string(OOBBPF_SOURCE_DIR) + "/docs/selectors.md");
+    std::string doc{std::istreambuf_iterator<char>(f), {}};
+    size_t b = doc.find("```c\n" + first_line);
+    if (b == std::string::npos)
+        return {};
+    b += 5;
+    size_t e = doc.find("```", b);
+    return doc.substr(b, e - b);
+}
+
+}  // namespace
+
+// docs/selectors.md, followed as written: its selector, its compile command, its traffic, its
+// bpftool dump. If the guide stops working, this fails.
+TEST_F(SelectorNetns, GuideWalkthrough) {
+    const std::string code = doc_block("// my_sel.bpf.c");
+    const std::string raw = doc_block("OOB_SELECTOR_SEC");
+    ASSERT_FALSE(code.empty()) << "no my_sel.bpf.c block in docs/selectors.md";
+    ASSERT_FALSE(raw.empty()) << "no hand-written entry point block in docs/selectors.md";
+    const std::string dir = "/tmp/oobsel-guide-" + std::to_string(getpid());
+    sh_ok("mkdir -p " + dir);
+    std::ofstream(dir + "/my_sel.bpf.c") << code;
+    std::ofstream(dir + "/raw_sel.bpf.c") << "#include \"vmlinux.h\"\n#include <oobbpf/selector.h>\n"
+                                          << raw << "char LICENSE[] SEC(\"license\") = \"GPL\";\n";
+    const std::string inc = " -I" + std::string(OOBBPF_SOURCE_DIR) + "/include";
+    // Section 2, from a source tree.
+    sh_ok("cd " + dir + " && bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h");
+    sh_ok("cd " + dir + " && clang -g -O2 -target bpf -mcpu=v3 -I." + inc +
+          " -c my_sel.bpf.c -o my_sel.bpf.o");
+    sh_ok("cd " + dir + " && clang -g -O2 -target bpf -mcpu=v3 -I." + inc +
+          " -c raw_sel.bpf.c -o raw_sel.bpf.o");
+    // The UAPI variant.
+    sh_ok("cd " + dir + " && grep -v '#include \"vmlinux.h\"' my_sel.bpf.c > uapi_sel.bpf.c && "
+          "clang -g -O2 -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu" + inc +
+          " -c uapi_sel.bpf.c -o uapi_sel.bpf.o");
+
+    // Section 4 and 5.
+    Installed in;
+    {
+        InNetns ns(*dut_);
+        in = load(cls_->pin_root(), veth_.a, dir + "/my_sel.bpf.o");
+    }
+    const std::string map = cls_->pin_root() + "/selector/" + veth_.a + "/maps/my_verdicts";
+    EXPECT_EQ(in.map_pins, std::vector<std::string>{map});
+    oob_port_stats s0 = stats();
+    peer_->sh_ok("bash -c \"for i in \\$(seq 10); do echo hello > /dev/udp/" + kDutIp +
+                 "/7000; done; for i in \\$(seq 5); do echo other > /dev/udp/" + kDutIp +
+                 "/7001; done\"");
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    std::string dump = sh_ok("bpftool -j map dump pinned " + map);
+    EXPECT_NE(dump.find("{\"key\":1,\"value\":10}"), std::string::npos) << dump;
+    oob_port_stats d = delta(s0, stats());
+    EXPECT_EQ(d.reason[OOB_R_NO_XSK], 10u);
+    EXPECT_GE(d.reason[OOB_R_DEFAULT], 5u);
+
+    // The hand-written entry point replaces it: raw EtherCAT diverted, UDP 7000 no longer.
+    {
+        InNetns ns(*dut_);
+        Installed r = load(cls_->pin_root(), veth_.a, dir + "/raw_sel.bpf.o");
+        EXPECT_EQ(r.replaced_prog_id, in.prog_id);
+        EXPECT_TRUE(r.map_pins.empty());
+    }
+    EXPECT_FALSE(std::filesystem::exists(map)) << "the old selector's map pins went with it";
+    RawSocket sock(*peer_, veth_.b);
+    Frame f;
+    f.ethertype = 0x88a4;
+    f.l3.assign(46, 0x10);
+    s0 = stats();
+    for (int i = 0; i < 4; i++)
+        sock.send(to_mac(f.build(), mac_));
+    sock.send(raw_udp(kPeerIp, 7000));
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    d = delta(s0, stats());
+    EXPECT_EQ(d.reason[OOB_R_NO_XSK], 4u);
+    EXPECT_EQ(d.reason[OOB_R_DEFAULT], 1u);
+    {
+        InNetns ns(*dut_);
+        unload(cls_->pin_root(), veth_.a);
+    }
+    sh("rm -rf " + dir);
 }

@@ -362,6 +362,12 @@ void child_body(const ChildRequest &req, Reply &reply) {
         if (q != prog)
             bpf_program__set_autoload(q, false);
 
+    // A v3 build uses 32-bit jumps (class BPF_JMP32) somewhere; a v1 build never does. Counted
+    // before the load, which rewrites the instructions.
+    bool jmp32 = false;
+    for (size_t i = 0; i < bpf_program__insn_cnt(prog); i++)
+        jmp32 = jmp32 || BPF_CLASS(bpf_program__insns(prog)[i].code) == BPF_JMP32;
+
     g_libbpf_log.clear();
     if (bpf_object__load(obj) < 0) {
         int err = errno;
@@ -370,6 +376,7 @@ void child_body(const ChildRequest &req, Reply &reply) {
             reply.fail(Failure::Verifier,
                        name + " of " + file +
                            " rejected by the verifier: " + verifier_summary(vlog) +
+                           (jmp32 ? "" : " (built for BPF ISA v1? compile with clang -mcpu=v3)") +
                            " (whole log with -v)",
                        err, vlog);
         else
