@@ -13,10 +13,14 @@ set(OOBBPF_KDIR "${_kdefault}" CACHE PATH "Kernel build tree for kmod/ (Kbuild)"
 if(OOBBPF_KDIR AND EXISTS "${OOBBPF_KDIR}/Makefile")
   set(OOBBPF_KMOD_DIR ${CMAKE_BINARY_DIR}/kmod)
   file(GLOB OOBBPF_KMOD_SRCS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/kmod/*.c ${CMAKE_SOURCE_DIR}/kmod/*.h
-    ${CMAKE_SOURCE_DIR}/kmod/Kbuild ${CMAKE_SOURCE_DIR}/include/oobbpf/*.h)
+    ${CMAKE_SOURCE_DIR}/kmod/dovetail/*.h ${CMAKE_SOURCE_DIR}/kmod/Kbuild
+    ${CMAKE_SOURCE_DIR}/include/oobbpf/*.h)
   # Kbuild writes next to its sources: build from a copy so the source tree stays clean.
-  # W=1 adds -Wmissing-prototypes and friends; any warning fails the build.
+  # W=1 adds -Wmissing-prototypes and friends; any warning fails the build. Outputs: the module,
+  # the test receiver module (a stand-in companion core for the VM tests) and the compile check
+  # of the Dovetail hook file (kmod/dovetail/README.md).
   add_custom_command(OUTPUT ${OOBBPF_KMOD_DIR}/oobbpf.ko
+    BYPRODUCTS ${OOBBPF_KMOD_DIR}/oobbpf_testrx.ko ${OOBBPF_KMOD_DIR}/dovetail_check.o
     COMMAND ${CMAKE_COMMAND} -E make_directory ${OOBBPF_KMOD_DIR}
     COMMAND ${CMAKE_COMMAND} -E copy_directory ${CMAKE_SOURCE_DIR}/kmod ${OOBBPF_KMOD_DIR}
     COMMAND make -s -C ${OOBBPF_KDIR} M=${OOBBPF_KMOD_DIR} OOBBPF_INCLUDE=${CMAKE_SOURCE_DIR}/include

@@ -1,0 +1,381 @@
+// SPDX-License-Identifier: GPL-2.0-only
+/*
+ * Route and neighbour learning into the namespace's routes and neighs maps, with the entries
+ * the other learner back-ends write (oobbpf/abi.h: struct oob_route_key / oob_route,
+ * oob_neigh_key / oob_neigh).
+ *
+ * Routes: oobk_learn_route4() has the semantics of Dovetail's ip_learn_oob_route(net, flp4, rt):
+ * given a complete output decision towards an oob port, record it. On Dovetail kernels the hook
+ * calls it directly. On stock kernels a probe on the fib_table_lookup tracepoint only triggers
+ * (hooks_stock.c): the tracepoint fires per table the rules consult and before multipath
+ * selection, without source address or MTU, so a worker asks the in-band stack for the whole
+ * decision (ip_route_output_key() with the flow's selectors, the in-kernel RTM_GETROUTE) and
+ * records that. The worker's own lookup fires the tracepoint again; the flow is still marked in
+ * flight then, so it is not queued twice.
+ *
+ * Neighbours: the netevent notifier (NETEVENT_NEIGH_UPDATE) mirrors every valid ARP/ND entry
+ * of an oob port device; an entry that stops being valid is removed.
+ * Devices: NETDEV_DOWN and NETDEV_UNREGISTER purge the routes and neighbours of the device (and
+ * the test-mode rx_handler goes with an unregistered device).
+ */
+#include <linux/if_arp.h>
+#include <linux/if_vlan.h>
+#include <linux/inetdevice.h>
+#include <linux/netdevice.h>
+#include <linux/workqueue.h>
+#include <net/dst.h>
+#include <net/inet_ecn.h>
+#include <net/neighbour.h>
+#include <net/netevent.h>
+#include <net/route.h>
+#include "oobbpf.h"
+
+/* Is dev an oob port (untagged, or a VLAN port)? Caller holds rcu_read_lock(). */
+bool oobk_port_dev(const struct oobk_mapset *m, const struct net_device *dev, u32 *lower,
+		   u16 *vid)
+{
+	struct oob_port_key pk = { 0 };
+	const struct oob_dev *d;
+	u32 ifindex;
+
+	if (is_vlan_dev(dev)) {
+		pk.ifindex = vlan_dev_real_dev(dev)->ifindex;
+		pk.vid = vlan_dev_vlan_id(dev);
+		if (!oobk_lookup(m, OOBK_MAP_PORTS, &pk))
+			return false;
+		*lower = pk.ifindex;
+		*vid = pk.vid;
+		return true;
+	}
+	ifindex = dev->ifindex;
+	d = oobk_lookup(m, OOBK_MAP_DEVS, &ifindex);
+	pk.ifindex = ifindex;
+	if (!(d && (d->flags & OOB_DEV_PORT)) && !oobk_lookup(m, OOBK_MAP_PORTS, &pk))
+		return false;
+	*lower = ifindex;
+	*vid = 0;
+	return true;
+}
+
+/*
+ * The flow a decision was taken for: namespace, destination and the selectors that can change
+ * it. tos: the kernel hands fib lookups the DS field reduced to its routing bits (6.1:
+ * IPTOS_RT_MASK); ECN never takes part.
+ */
+void oobk_route_key4(struct oob_route_key *key, const struct net *net, const struct flowi4 *fl4)
+{
+	memset(key, 0, sizeof(*key));
+	key->netns = net->ns.inum;
+	key->oif = fl4->flowi4_oif;
+	key->mark = fl4->flowi4_mark;
+	key->family = AF_INET;
+	key->tos = fl4->flowi4_tos & ~INET_ECN_MASK;
+	key->dst[0] = fl4->daddr;
+	key->src[0] = fl4->saddr;
+}
+
+/* ip_learn_oob_route() semantics: record rt, the decision for the flow key, if it leads to an oob
+ * port. fl4 is the flow after the lookup (its saddr is the chosen source). */
+void oobk_learn_route4(struct net *net, const struct oob_route_key *key,
+		       const struct flowi4 *fl4, const struct rtable *rt, u32 table)
+{
+	struct oobk_net *on = oobk_net(net);
+	const struct net_device *dev = rt->dst.dev;
+	const struct oobk_mapset *m;
+	struct oob_route r;
+	bool port = false;
+	u32 lower = 0;
+	u16 vid = 0;
+
+	rcu_read_lock();
+	m = oobk_maps_rcu(net);
+	if (m && m->map[OOBK_MAP_ROUTES] && dev)
+		port = oobk_port_dev(m, dev, &lower, &vid);
+	rcu_read_unlock();
+	/* Unicast via an IPv4 gateway or on-link only: an IPv6 gateway has no place in the entry. */
+	if (!port || rt->rt_type != RTN_UNICAST || rt->rt_gw_family == AF_INET6) {
+		atomic64_inc(&on->routes_failed);
+		return;
+	}
+
+	memset(&r, 0, sizeof(r));
+	r.oif = dev->ifindex;
+	r.lower_ifindex = lower;
+	r.vid = vid;
+	r.family = AF_INET;
+	r.flags = OOB_ROUTE_COMPLETE;
+	if (rt->rt_gw_family == AF_INET) {
+		r.flags |= OOB_ROUTE_GATEWAY;
+		r.gw[0] = rt->rt_gw4;
+	}
+	r.table = table;
+	r.mtu = dst_mtu(&rt->dst);
+	r.prefsrc[0] = fl4->saddr;
+	r.learned_ns = ktime_get_ns();
+	if (oobk_write_seq(on, OOBK_MAP_ROUTES, key, &r, offsetof(struct oob_route, seq)))
+		atomic64_inc(&on->routes_failed);
+	else
+		atomic64_inc(&on->routes_learned);
+}
+
+/* ---- stock kernels: triggered flows, resolved by a worker ---------------------------------- */
+#define OOBK_PENDING 64
+
+enum { OOBK_P_FREE, OOBK_P_QUEUED, OOBK_P_INFLIGHT };
+
+struct oobk_pending {
+	struct net *net;	/* a reference while queued or in flight */
+	struct oob_route_key key;
+	u32 table;
+	u32 state;
+};
+
+static struct oobk_pending oobk_pending[OOBK_PENDING];
+static DEFINE_SPINLOCK(oobk_pending_lock);
+static bool oobk_stopping;
+static void oobk_learn_fn(struct work_struct *work);
+static DECLARE_WORK(oobk_learn_work, oobk_learn_fn);
+
+/* Any context (the tracepoint fires in process and softirq context alike). */
+void oobk_route_trigger(struct net *net, const struct oob_route_key *key, u32 table)
+{
+	struct oobk_pending *p, *slot = NULL;
+	unsigned long flags;
+	unsigned int i;
+
+	spin_lock_irqsave(&oobk_pending_lock, flags);
+	if (oobk_stopping)
+		goto out;
+	for (i = 0; i < OOBK_PENDING; i++) {
+		p = &oobk_pending[i];
+		if (p->state == OOBK_P_FREE) {
+			if (!slot)
+				slot = p;
+		} else if (p->net == net && !memcmp(&p->key, key, sizeof(*key))) {
+			goto out; /* queued or being resolved already */
+		}
+	}
+	if (!slot) {
+		/* Dropped, not lost: the flow's next lookup triggers again. */
+		atomic64_inc(&oobk_net(net)->learn_dropped);
+		goto out;
+	}
+	slot->net = maybe_get_net(net);
+	if (!slot->net)
+		goto out; /* the namespace is going away */
+	slot->key = *key;
+	slot->table = table;
+	slot->state = OOBK_P_QUEUED;
+	queue_work(system_unbound_wq, &oobk_learn_work);
+out:
+	spin_unlock_irqrestore(&oobk_pending_lock, flags);
+}
+
+static void oobk_resolve4(struct net *net, const struct oob_route_key *key, u32 table)
+{
+	struct flowi4 fl4;
+	struct rtable *rt;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.flowi4_oif = key->oif;
+	fl4.flowi4_mark = key->mark;
+	fl4.flowi4_tos = key->tos;
+	fl4.flowi4_scope = RT_SCOPE_UNIVERSE;
+	fl4.daddr = key->dst[0];
+	fl4.saddr = key->src[0];
+	rt = ip_route_output_key(net, &fl4);
+	if (IS_ERR(rt)) {
+		atomic64_inc(&oobk_net(net)->routes_failed);
+		return;
+	}
+	oobk_learn_route4(net, key, &fl4, rt, table);
+	ip_rt_put(rt);
+}
+
+static void oobk_learn_fn(struct work_struct *work)
+{
+	struct oobk_pending *p;
+	struct oob_route_key key;
+	unsigned int i;
+	struct net *net;
+	u32 table;
+
+	for (;;) {
+		spin_lock_irq(&oobk_pending_lock);
+		for (i = 0; i < OOBK_PENDING; i++)
+			if (oobk_pending[i].state == OOBK_P_QUEUED)
+				break;
+		if (i == OOBK_PENDING) {
+			spin_unlock_irq(&oobk_pending_lock);
+			return;
+		}
+		p = &oobk_pending[i];
+		p->state = OOBK_P_INFLIGHT;
+		net = p->net;
+		key = p->key;
+		table = p->table;
+		spin_unlock_irq(&oobk_pending_lock);
+
+		if (key.family == AF_INET)
+			oobk_resolve4(net, &key, table);
+
+		spin_lock_irq(&oobk_pending_lock);
+		p->state = OOBK_P_FREE;
+		p->net = NULL;
+		spin_unlock_irq(&oobk_pending_lock);
+		put_net(net);
+		cond_resched();
+	}
+}
+
+/* ---- neighbours ---------------------------------------------------------------------------- */
+static void oobk_neigh_update(struct neighbour *n)
+{
+	struct net_device *dev = n->dev;
+	struct net *net = dev_net(dev);
+	struct oobk_net *on = oobk_net(net);
+	const struct oobk_mapset *m;
+	struct oob_neigh_key key;
+	struct oob_neigh v;
+	char ha[MAX_ADDR_LEN];
+	int family = n->tbl->family;
+	bool port = false;
+	u32 lower;
+	u8 state;
+	u16 vid;
+
+	if ((family != AF_INET && family != AF_INET6) || dev->type != ARPHRD_ETHER ||
+	    dev->addr_len != ETH_ALEN)
+		return;
+	rcu_read_lock();
+	m = oobk_maps_rcu(net);
+	if (m && m->map[OOBK_MAP_NEIGHS])
+		port = oobk_port_dev(m, dev, &lower, &vid);
+	rcu_read_unlock();
+	if (!port)
+		return;
+
+	memset(&key, 0, sizeof(key));
+	key.ifindex = dev->ifindex;
+	key.family = family;
+	memcpy(key.addr, n->primary_key, family == AF_INET ? 4 : 16);
+	state = READ_ONCE(n->nud_state);
+	if (!(state & NUD_VALID)) {
+		if (!oobk_delete(on, OOBK_MAP_NEIGHS, &key))
+			atomic64_inc(&on->neighs_removed);
+		return;
+	}
+	memset(&v, 0, sizeof(v));
+	neigh_ha_snapshot(ha, n, dev);
+	memcpy(v.mac, ha, ETH_ALEN);
+	v.state = state;
+	v.updated_ns = ktime_get_ns();
+	if (!oobk_write_seq(on, OOBK_MAP_NEIGHS, &key, &v, offsetof(struct oob_neigh, seq)))
+		atomic64_inc(&on->neighs_updated);
+}
+
+static int oobk_netevent(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	if (event == NETEVENT_NEIGH_UPDATE)
+		oobk_neigh_update(ptr);
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block oobk_netevent_nb = {
+	.notifier_call = oobk_netevent,
+};
+
+/* ---- devices ------------------------------------------------------------------------------- */
+struct oobk_dev_match {
+	u32 netns;
+	u32 ifindex;
+};
+
+static bool oobk_route_on(const void *key, const void *val, const void *arg)
+{
+	const struct oob_route_key *k = key;
+	const struct oob_route *r = val;
+	const struct oobk_dev_match *d = arg;
+
+	return k->netns == d->netns &&
+	       (k->oif == d->ifindex || r->oif == d->ifindex || r->lower_ifindex == d->ifindex);
+}
+
+static bool oobk_neigh_on(const void *key, const void *val, const void *arg)
+{
+	const struct oob_neigh_key *k = key;
+	const struct oobk_dev_match *d = arg;
+
+	return k->ifindex == d->ifindex;
+}
+
+static void oobk_purge_dev(struct net_device *dev)
+{
+	struct net *net = dev_net(dev);
+	struct oobk_net *on = oobk_net(net);
+	struct oobk_dev_match d = { .netns = net->ns.inum, .ifindex = dev->ifindex };
+	unsigned int n;
+
+	n = oobk_purge(on, OOBK_MAP_ROUTES, oobk_route_on, &d);
+	n += oobk_purge(on, OOBK_MAP_NEIGHS, oobk_neigh_on, &d);
+	if (n) {
+		atomic64_add(n, &on->purged);
+		netdev_dbg(dev, "oobbpf: purged %u entries\n", n);
+	}
+}
+
+static int oobk_netdev_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct net_device *dev = netdev_notifier_info_to_dev(ptr);
+
+	/* Unregistering the notifier replays DOWN and UNREGISTER for every device: those are
+	 * not real, and the maps outlive the module. */
+	if (READ_ONCE(oobk_stopping))
+		return NOTIFY_DONE;
+	switch (event) {
+	case NETDEV_UNREGISTER:
+		oobk_rx_dev_gone(dev);
+		fallthrough;
+	case NETDEV_DOWN:
+		oobk_purge_dev(dev);
+		break;
+	}
+	return NOTIFY_DONE;
+}
+
+static struct notifier_block oobk_netdev_nb = {
+	.notifier_call = oobk_netdev_event,
+};
+
+int oobk_learn_init(void)
+{
+	int err;
+
+	err = register_netdevice_notifier(&oobk_netdev_nb);
+	if (err)
+		return err;
+	err = register_netevent_notifier(&oobk_netevent_nb);
+	if (err)
+		unregister_netdevice_notifier(&oobk_netdev_nb);
+	return err;
+}
+
+/* After the route trigger is gone (no new work). */
+void oobk_learn_exit(void)
+{
+	unsigned int i;
+
+	spin_lock_irq(&oobk_pending_lock);
+	WRITE_ONCE(oobk_stopping, true);
+	spin_unlock_irq(&oobk_pending_lock);
+	unregister_netevent_notifier(&oobk_netevent_nb);
+	unregister_netdevice_notifier(&oobk_netdev_nb);
+	cancel_work_sync(&oobk_learn_work);
+	for (i = 0; i < OOBK_PENDING; i++) {
+		if (oobk_pending[i].state != OOBK_P_FREE) {
+			put_net(oobk_pending[i].net);
+			oobk_pending[i].state = OOBK_P_FREE;
+			oobk_pending[i].net = NULL;
+		}
+	}
+}
