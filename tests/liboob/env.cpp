@@ -116,3 +116,99 @@ void OobEcho::stop() {
 OobEcho::~OobEcho() { stop(); }
 
 }  // namespace oobbpf::test
+
+#include <bpf/bpf.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <sstream>
+
+namespace oobbpf::test {
+
+Spawn::Spawn(const std::string &ns, const std::vector<std::string> &argv) {
+    char tmpl[] = "/tmp/oobt-spawn-XXXXXX";
+    int fd = mkstemp(tmpl);
+    if (fd < 0)
+        throw std::runtime_error("mkstemp");
+    log_ = tmpl;
+    std::vector<std::string> args = {"nsenter", "--net=/run/netns/" + ns, "--"};
+    args.insert(args.end(), argv.begin(), argv.end());
+    pid_ = fork();
+    if (pid_ == 0) {
+        dup2(fd, 1);
+        dup2(fd, 2);
+        std::vector<char *> cargs;
+        for (auto &a : args)
+            cargs.push_back(const_cast<char *>(a.c_str()));
+        cargs.push_back(nullptr);
+        execvp(cargs[0], cargs.data());
+        _exit(127);
+    }
+    close(fd);
+}
+
+bool Spawn::running() {
+    if (pid_ <= 0)
+        return false;
+    int st = 0;
+    pid_t r = waitpid(pid_, &st, WNOHANG);
+    if (r == pid_) {
+        status_ = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+        pid_ = -1;
+        return false;
+    }
+    return true;
+}
+
+int Spawn::stop(int timeout_ms) {
+    if (pid_ <= 0)
+        return status_;
+    kill(pid_, SIGTERM);
+    for (int waited = 0; waited < timeout_ms; waited += 10) {
+        if (!running())
+            return status_;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    kill(pid_, SIGKILL);
+    int st = 0;
+    waitpid(pid_, &st, 0);
+    pid_ = -1;
+    status_ = -1;
+    return status_;
+}
+
+Spawn::~Spawn() {
+    stop(1000);
+    unlink(log_.c_str());
+}
+
+std::string Spawn::log() const {
+    std::ifstream in(log_);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    return ss.str();
+}
+
+std::string build_path(const std::string &rel) {
+    if (const char *b = getenv("OOBBPF_BUILD"))
+        return std::string(b) + "/" + rel;
+    char self[4096];
+    ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+    std::string dir = n > 0 ? std::string(self, static_cast<size_t>(n)) : ".";
+    dir = dir.substr(0, dir.rfind('/'));  // build/tests/liboob
+    return dir + "/../../" + rel;
+}
+
+bool wait_registered(int xsk_regs_fd, uint32_t key, int ms) {
+    oob_xsk_reg reg{};
+    for (int waited = 0; waited < ms; waited += 10) {
+        if (bpf_map_lookup_elem(xsk_regs_fd, &key, &reg) == 0)
+            return true;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return false;
+}
+
+}  // namespace oobbpf::test

@@ -73,3 +73,30 @@ private:
 };
 
 }  // namespace oobbpf::test
+
+namespace oobbpf::test {
+
+// A program running in the background inside a namespace (nsenter --net), its stdout and
+// stderr in a log file. Stopped with SIGTERM (then SIGKILL) when destroyed.
+class Spawn {
+public:
+    Spawn(const std::string &ns, const std::vector<std::string> &argv);
+    ~Spawn();
+    // SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the exit status (-1 if killed).
+    int stop(int timeout_ms = 3000);
+    bool running();
+    std::string log() const;
+    int pid() const { return pid_; }
+
+private:
+    int pid_ = -1, status_ = -1;
+    std::string log_;
+};
+
+// A program of this build: $OOBBPF_BUILD/<rel> (set by ctest), else next to the test binary.
+std::string build_path(const std::string &rel);
+
+// Waits until the XSKMAP mirror holds key (a socket registered), or ms pass.
+bool wait_registered(int xsk_regs_fd, uint32_t key, int ms = 5000);
+
+}  // namespace oobbpf::test

@@ -237,7 +237,7 @@ int UdpSocket::send_inband(const Frame &f, const Endpoint &to, const IpAddr &fro
     return 0;
 }
 
-int UdpSocket::send_to(Frame &f, const Endpoint &to, const IpAddr &from_arg) {
+int UdpSocket::send_one(Frame &f, const Endpoint &to, const IpAddr &from_arg, bool wake) {
     if (!stack_)
         return -ENOTCONN;
     if (f.empty())
@@ -276,7 +276,7 @@ int UdpSocket::send_to(Frame &f, const Endpoint &to, const IpAddr &from_arg) {
         c_.tx_errors++;
         return rc;
     }
-    rc = stack_->transmit(f);
+    rc = stack_->transmit(f, wake);
     if (rc) {
         f.pull(hlen);  // back to the caller as it came
         c_.tx_ring_full++;
@@ -288,62 +288,36 @@ int UdpSocket::send_to(Frame &f, const Endpoint &to, const IpAddr &from_arg) {
     return 0;
 }
 
-int UdpSocket::reply(Datagram &d) { return send_to(d.frame, d.remote, d.local.addr); }
+int UdpSocket::send_to(Frame &f, const Endpoint &to, const IpAddr &from) {
+    return send_one(f, to, from, true);
+}
+
+int UdpSocket::reply(Datagram &d) { return send_one(d.frame, d.remote, d.local.addr, true); }
 
 size_t UdpSocket::send_batch(Frame *frames, const Endpoint *to, size_t n, int *err) {
     if (err)
         *err = 0;
-    if (!stack_) {
-        if (err)
-            *err = -ENOTCONN;
-        return 0;
-    }
-    // Headers for all first, then the ring in one go: one wake-up for the batch.
-    size_t built = 0;
-    uint32_t hlens[64];
-    size_t sent = 0;
-    while (sent < n) {
-        size_t chunk = std::min<size_t>(n - sent, 64);
-        built = 0;
-        int rc = 0;
-        for (; built < chunk; built++) {
-            Frame &f = frames[sent + built];
-            const Path *p = nullptr;
-            const IpAddr &from = local_;
-            rc = f.empty() ? -EINVAL : stack_->path(to[sent + built].addr, from, p, tos_, mark_);
-            if (rc == 0)
-                rc = build(f, *p, to[sent + built].port, hlens[built]);
-            if (rc)
-                break;
-        }
-        size_t m = stack_->transmit_batch(&frames[sent], built);
-        for (size_t i = 0; i < m; i++) {
-            c_.tx_packets++;
-            c_.tx_bytes += frames[sent + i].len() - hlens[i];
-        }
-        for (size_t i = m; i < built; i++)
-            frames[sent + i].pull(hlens[i]);
-        if (m < built && rc == 0)
-            rc = -EAGAIN;
-        sent += m;
+    size_t i = 0;
+    for (; i < n; i++) {
+        int rc = send_one(frames[i], to[i], IpAddr{}, false);
         if (rc) {
-            // The failing one goes the single way: misses follow the socket's policy.
-            if (sent < n && m == built && rc != -EAGAIN) {
-                int r1 = send_to(frames[sent], to[sent]);
-                if (r1 == 0) {
-                    sent++;
-                    continue;
-                }
-                rc = r1;
-            } else {
-                c_.tx_errors++;
-                c_.tx_ring_full++;
-            }
             if (err)
                 *err = rc;
-            return sent;
+            break;
         }
     }
+    if (stack_)
+        stack_->flush();
+    return i;
+}
+
+size_t UdpSocket::reply_batch(Datagram *d, size_t n) {
+    size_t sent = 0;
+    for (size_t i = 0; i < n; i++)
+        if (send_one(d[i].frame, d[i].remote, d[i].local.addr, false) == 0)
+            sent++;
+    if (stack_)
+        stack_->flush();
     return sent;
 }
 

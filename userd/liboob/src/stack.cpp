@@ -43,6 +43,7 @@ Stack::Stack(StackConfig cfg) : cfg_(std::move(cfg)), udp_(65536, nullptr) {
         x.queue = cfg_.queues[i];
         x.index = static_cast<uint16_t>(i);
         queues_.push_back(std::make_unique<XskQueue>(x));
+        pending_wake_.push_back(0);
         if (cfg_.register_xsk)
             regs_.emplace_back(cfg_.pin_root, lower_.ifindex, x.queue, queues_.back()->fd(),
                                cfg_.force);
@@ -338,7 +339,7 @@ int Stack::resolve(const IpAddr &dst, const IpAddr &src, Deadline dl, uint8_t to
     return e.err;
 }
 
-int Stack::transmit(Frame &f) {
+int Stack::transmit(Frame &f, bool wake) {
     if (f.empty())
         return -EINVAL;
     size_t qi = f.queue();
@@ -350,54 +351,29 @@ int Stack::transmit(Frame &f) {
         std::memcpy(g.put(f.len()), f.data(), f.len());
         g.set_offsets(f.l2_off(), f.l3_off(), f.l4_off());
         c_.tx_copies++;
-        int rc = transmit(g);
+        int rc = transmit(g, wake);
         if (rc == 0)
             f.reset();
         return rc;
     }
     const uint32_t len = f.len();
-    if (queues_[qi]->tx(&f, 1) != 1) {
+    if (queues_[qi]->tx(&f, 1, wake) != 1) {
         c_.tx_ring_full++;
         return -EAGAIN;
     }
+    if (!wake)
+        pending_wake_[qi] = 1;
     c_.tx_frames++;
     c_.tx_bytes += len;
     return 0;
 }
 
-size_t Stack::transmit_batch(Frame *frames, size_t n) {
-    size_t done = 0;
-    bool used[OOB_MAX_QUEUES] = {};
-    while (done < n) {
-        Frame &f = frames[done];
-        if (f.empty())
-            break;
-        size_t qi = f.queue();
-        if (qi >= queues_.size() || f.pool() != &queues_[qi]->pool()) {
-            if (transmit(f) != 0)
-                break;
-            done++;
-            continue;
-        }
-        // A run of frames of the same UMEM goes onto its ring in one reservation.
-        size_t end = done + 1;
-        while (end < n && !frames[end].empty() && frames[end].pool() == f.pool())
-            end++;
-        size_t m = queues_[qi]->tx(&frames[done], end - done, false);
-        used[qi] = true;
-        for (size_t i = done; i < done + m; i++)
-            c_.tx_bytes += frames[i].len();  // len() survives the hand-over to the ring
-        c_.tx_frames += m;
-        done += m;
-        if (done < end) {
-            c_.tx_ring_full += end - done;
-            break;
-        }
-    }
+void Stack::flush() {
     for (size_t i = 0; i < queues_.size(); i++)
-        if (used[i])
+        if (pending_wake_[i]) {
+            pending_wake_[i] = 0;
             queues_[i]->kick();
-    return done;
+        }
 }
 
 }  // namespace oobbpf::oob

@@ -133,9 +133,10 @@ public:
 
     // Puts a complete frame on its queue's TX ring (copying it when it belongs to another
     // UMEM). 0, or -EAGAIN when the ring is full (the frame stays with the caller).
-    int transmit(Frame &f);
-    // As transmit() for n frames, one wake-up per queue; stops at the first that finds no room.
-    size_t transmit_batch(Frame *frames, size_t n);
+    // With wake false the kernel is not woken: call flush() after a batch.
+    int transmit(Frame &f, bool wake = true);
+    // Wakes the kernel's TX on every queue that got frames since the last wake-up.
+    void flush();
 
     const LinkInfo &port() const { return port_; }  // the port device
     const LinkInfo &lower() const { return lower_; }  // where frames arrive and leave
@@ -185,6 +186,7 @@ private:
     std::unordered_map<uint16_t, RawSocket *> raw_;
     std::array<Frame, 64> rxbuf_;
     std::vector<int> pollfds_;
+    std::vector<uint8_t> pending_wake_;
     uint16_t ip_id_ = 0;
     StackCounters c_;
 };
@@ -213,9 +215,12 @@ public:
     int send_to(Frame &f, const Endpoint &to, const IpAddr &from = {});
     // Sends d.frame back to d.remote, from d.local.
     int reply(Datagram &d);
-    // frames[i] to to[i]; stops at the first failure. Returns how many were sent; *err gets
-    // the failure.
+    // frames[i] to to[i], one wake-up of the kernel for the batch; stops at the first failure.
+    // Returns how many were sent; *err gets the failure.
     size_t send_batch(Frame *frames, const Endpoint *to, size_t n, int *err = nullptr);
+    // Every d[i] back to its sender, one wake-up for the batch. Returns how many were sent;
+    // the frames of the others stay in d.
+    size_t reply_batch(Datagram *d, size_t n);
     // Copies len bytes into a fresh frame and sends it.
     int send_copy(const void *data, size_t len, const Endpoint &to, const IpAddr &from = {});
 
@@ -233,6 +238,7 @@ private:
     bool read_inband();
     int send_inband(const Frame &f, const Endpoint &to, const IpAddr &from);
     int build(Frame &f, const Path &p, uint16_t dport, uint32_t &hlen);
+    int send_one(Frame &f, const Endpoint &to, const IpAddr &from, bool wake);
 
     Stack *stack_;
     uint16_t port_;
