@@ -36,7 +36,7 @@ struct Judged {
 };
 
 class SelectorBpf : public ::testing::Test {
-protected:
+  protected:
     static void SetUpTestSuite() {
         if (!privileged())
             return;
@@ -72,8 +72,8 @@ protected:
         ctx.data_end = static_cast<uint32_t>(frame.size());
         ctx.ingress_ifindex = kLo;
         Bytes out(frame.size() + 256);
-        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(),
-                    .data_out = out.data(), .data_size_in = static_cast<uint32_t>(frame.size()),
+        LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = frame.data(), .data_out = out.data(),
+                    .data_size_in = static_cast<uint32_t>(frame.size()),
                     .data_size_out = static_cast<uint32_t>(out.size()), .ctx_in = &ctx,
                     .ctx_size_in = sizeof(ctx), .repeat = 1);
         int rc = bpf_prog_test_run_opts(cls_->prog_fd(), &opts);
@@ -91,10 +91,14 @@ protected:
 
 const char *action_name(int a) {
     switch (a) {
-    case XDP_PASS: return "PASS";
-    case XDP_DROP: return "DROP";
-    case XDP_REDIRECT: return "REDIRECT";
-    default: return "other";
+        case XDP_PASS:
+            return "PASS";
+        case XDP_DROP:
+            return "DROP";
+        case XDP_REDIRECT:
+            return "REDIRECT";
+        default:
+            return "other";
     }
 }
 
@@ -111,10 +115,10 @@ void expect_judged(const Judged &j, const Case &c) {
     EXPECT_EQ(j.reason, c.reason) << c.what;
     EXPECT_EQ(j.port, c.port) << c.what;
 }
-#define EXPECT_JUDGED(j, c)          \
-    do {                             \
-        SCOPED_TRACE((c).what);      \
-        expect_judged((j), (c));     \
+#define EXPECT_JUDGED(j, c)      \
+    do {                         \
+        SCOPED_TRACE((c).what);  \
+        expect_judged((j), (c)); \
     } while (0)
 
 // An EtherCAT frame: ethertype 0x88A4, header (length 11 bits, type 4 bits, little endian),
@@ -173,8 +177,8 @@ TEST_F(SelectorBpf, UdpRange) {
         {"above", udp4("10.0.0.1", "10.0.0.2", 1, 48000), XDP_PASS, OOB_PASS, OOB_R_DEFAULT},
         {"TCP", tcp4("10.0.0.1", "10.0.0.2", 1, 47500), XDP_PASS, OOB_PASS, OOB_R_DEFAULT},
         {"fragment", udp4_frag(47500), XDP_PASS, OOB_PASS, OOB_R_FRAGMENT},
-        {"tagged, VLAN port", udp4("10.0.0.1", "10.0.0.2", 1, 47100, 16, {100}), XDP_PASS,
-         OOB_PASS, OOB_R_NO_XSK, kVlanPort},
+        {"tagged, VLAN port", udp4("10.0.0.1", "10.0.0.2", 1, 47100, 16, {100}), XDP_PASS, OOB_PASS,
+         OOB_R_NO_XSK, kVlanPort},
         {"ARP never reaches it", arp_request("10.0.0.1", "10.0.0.2"), XDP_PASS, OOB_PASS,
          OOB_R_CONTROL},
     };
@@ -193,8 +197,7 @@ TEST_F(SelectorBpf, UdpRange) {
     ASSERT_EQ(bpf_map_update_elem(fd, &zero, &range, BPF_ANY), 0);
     close(fd);
     const Case configured[] = {
-        {"in range", udp4("10.0.0.1", "10.0.0.2", 1, 10010), XDP_DROP, OOB_DROP,
-         OOB_R_SELECTOR},
+        {"in range", udp4("10.0.0.1", "10.0.0.2", 1, 10010), XDP_DROP, OOB_DROP, OOB_R_SELECTOR},
         {"old range", udp4("10.0.0.1", "10.0.0.2", 1, 47500), XDP_PASS, OOB_PASS, OOB_R_DEFAULT},
     };
     for (const auto &c : configured)
@@ -213,16 +216,18 @@ TEST_F(SelectorBpf, EtherCat) {
         {"EtherCAT, VLAN 100", ethercat(1, {100}), XDP_PASS, OOB_PASS, OOB_R_NO_XSK, kVlanPort},
         {"EtherCAT over UDP", ethercat_udp(1), XDP_PASS, OOB_PASS, OOB_R_NO_XSK},
         {"EtherCAT mailbox gateway", ethercat(5), XDP_PASS, OOB_PASS, OOB_R_NOT_IP},
-        {"EtherCAT, VLAN 200 (no port)", ethercat(1, {200}), XDP_PASS, OOB_PASS,
-         OOB_R_VLAN_NOT_OOB, 0},
-        {"other ethertype", [] {
+        {"EtherCAT, VLAN 200 (no port)", ethercat(1, {200}), XDP_PASS, OOB_PASS, OOB_R_VLAN_NOT_OOB,
+         0},
+        {"other ethertype",
+         [] {
              Frame f;
              f.ethertype = 0x88b5;
              f.l3.assign(46, 0x10);
              return f.build();
          }(),
          XDP_PASS, OOB_PASS, OOB_R_NOT_IP},
-        {"no EtherCAT header", [] {
+        {"no EtherCAT header",
+         [] {
              Frame f;
              f.ethertype = 0x88a4;
              return f.build();
@@ -279,8 +284,7 @@ TEST_F(SelectorBpf, AllowSourcesWithTokenBucket) {
         {"not listed", udp4("10.0.0.9", "10.0.0.2", 1, 2), XDP_PASS, OOB_PASS, OOB_R_DEFAULT},
         {"v6, token 1", udp6("fd00::1", "fd00::2", 1, 2), XDP_PASS, OOB_PASS, OOB_R_NO_XSK},
         {"v6, token 2", udp6("fd00::1", "fd00::2", 1, 2), XDP_PASS, OOB_PASS, OOB_R_NO_XSK},
-        {"v6, over the rate", udp6("fd00::1", "fd00::2", 1, 2), XDP_DROP, OOB_DROP,
-         OOB_R_SELECTOR},
+        {"v6, over the rate", udp6("fd00::1", "fd00::2", 1, 2), XDP_DROP, OOB_DROP, OOB_R_SELECTOR},
         {"v6 not listed", udp6("fd00::5", "fd00::2", 1, 2), XDP_PASS, OOB_PASS, OOB_R_DEFAULT},
     };
     for (const auto &c : cases)
@@ -360,7 +364,8 @@ TEST_F(SelectorBpf, ReplacementKeepsUnchangedMaps) {
     EXPECT_TRUE(v1.kept_maps.empty());
     for (int i = 0; i < 3; i++)
         run(f);
-    const std::string hits = root() + "/selector/lo/maps/hits", extra = root() + "/selector/lo/maps/extra";
+    const std::string hits = root() + "/selector/lo/maps/hits",
+                      extra = root() + "/selector/lo/maps/extra";
     EXPECT_EQ(map_u64(hits, 1), 3u);
     EXPECT_EQ(map_u64(extra, 1), 3u);
 
@@ -406,11 +411,12 @@ TEST_F(SelectorBpf, FailedLoadsLeaveThePreviousSelector) {
          "is XDP without frags"},
         {"old ABI", [&] { load(root(), "lo", fx + "fx_abi_old.bpf.o"); }, Failure::AbiMismatch,
          "was built for selector ABI"},
-        {"no marker", [&] { load(root(), "lo", fx + "fx_no_marker.bpf.o"); },
-         Failure::NoAbiMarker, "was not built with <oobbpf/selector.h>"},
+        {"no marker", [&] { load(root(), "lo", fx + "fx_no_marker.bpf.o"); }, Failure::NoAbiMarker,
+         "was not built with <oobbpf/selector.h>"},
         {"verifier", [&] { load(root(), "lo", fx + "fx_verifier.bpf.o"); }, Failure::Verifier,
-         "unchecked of " + fx + "fx_verifier.bpf.o rejected by the verifier: invalid access to "
-         "packet"},
+         "unchecked of " + fx +
+             "fx_verifier.bpf.o rejected by the verifier: invalid access to "
+             "packet"},
         {"ISA v1", [&] { load(root(), "lo", v1); }, Failure::Verifier,
          "(built for BPF ISA v1? compile with clang -mcpu=v3)"},
         {"no device", [&] { load(root(), "nosuchdev0", fx + "sel_ethercat.bpf.o"); },
@@ -440,8 +446,7 @@ TEST_F(SelectorBpf, FailedLoadsLeaveThePreviousSelector) {
         auto s = show(root(), "lo");
         ASSERT_TRUE(s) << b.what;
         EXPECT_EQ(s->program, "probe_a") << b.what;
-        EXPECT_JUDGED(run(marker),
-                      (Case{b.what, {}, XDP_PASS, OOB_PASS, OOB_R_SELECTOR}));
+        EXPECT_JUDGED(run(marker), (Case{b.what, {}, XDP_PASS, OOB_PASS, OOB_R_SELECTOR}));
     }
     std::remove(text.c_str());
     std::remove(v1.c_str());

@@ -19,7 +19,7 @@ using oobbpf::test::bpf_object_path;
 namespace {
 
 class TempDir {
-public:
+  public:
     TempDir() {
         path_ = fs::temp_directory_path() / ("oobsel-" + std::to_string(getpid()));
         fs::create_directories(path_);
@@ -32,7 +32,7 @@ public:
     }
     std::string path(const std::string &name) const { return (path_ / name).string(); }
 
-private:
+  private:
     fs::path path_;
 };
 
@@ -54,11 +54,11 @@ SelectorError check_fails(const std::string &file, const std::string &section = 
     return SelectorError(Failure::Kernel, "passed");
 }
 
-#define EXPECT_FAILS(file, section, f, text)                                            \
-    do {                                                                                \
-        SelectorError e_ = check_fails(file, section);                                  \
-        EXPECT_EQ(e_.failure(), Failure::f) << e_.what();                               \
-        EXPECT_NE(std::string(e_.what()).find(text), std::string::npos) << e_.what();   \
+#define EXPECT_FAILS(file, section, f, text)                                          \
+    do {                                                                              \
+        SelectorError e_ = check_fails(file, section);                                \
+        EXPECT_EQ(e_.failure(), Failure::f) << e_.what();                             \
+        EXPECT_NE(std::string(e_.what()).find(text), std::string::npos) << e_.what(); \
     } while (0)
 
 }  // namespace
@@ -77,8 +77,7 @@ TEST(SelectorCheck, ExamplesPass) {
     ObjectInfo a = check_object(bpf_object_path("sel_allow_src"), "sel_allow_src");
     EXPECT_EQ(a.own_maps, std::vector<std::string>{"allow_src"});
     // The section name works as well when one program has it.
-    EXPECT_EQ(check_object(bpf_object_path("sel_allow_src"), "xdp.frags").program,
-              "sel_allow_src");
+    EXPECT_EQ(check_object(bpf_object_path("sel_allow_src"), "xdp.frags").program, "sel_allow_src");
 }
 
 TEST(SelectorCheck, SectionPicksOneOfSeveral) {
@@ -95,17 +94,15 @@ TEST(SelectorCheck, SectionPicksOneOfSeveral) {
 
 TEST(SelectorCheck, FileErrors) {
     TempDir t;
-    EXPECT_FAILS(t.path("missing.o"), "", NoFile, "cannot open " + t.path("missing.o") +
-                                                      ": No such file or directory");
+    EXPECT_FAILS(t.path("missing.o"), "", NoFile,
+                 "cannot open " + t.path("missing.o") + ": No such file or directory");
     EXPECT_FAILS(t.path(""), "", NotElf, "is a directory");
-    EXPECT_FAILS(t.file("text.o", "int main() { return 0; }\n"), "", NotElf,
-                 "is not an ELF file");
+    EXPECT_FAILS(t.file("text.o", "int main() { return 0; }\n"), "", NotElf, "is not an ELF file");
     EXPECT_FAILS(t.file("empty.o", ""), "", NotElf, "is not an ELF file");
     EXPECT_FAILS("/proc/self/exe", "", NotBpf, "is an ELF file for x86-64, not a BPF object");
     // An ELF header and nothing else.
     std::string obj = slurp(bpf_object_path("sel_ethercat"));
-    EXPECT_FAILS(t.file("head.o", obj.substr(0, 64)), "", Malformed,
-                 "is not a usable BPF object");
+    EXPECT_FAILS(t.file("head.o", obj.substr(0, 64)), "", Malformed, "is not a usable BPF object");
     EXPECT_FAILS(t.file("half.o", obj.substr(0, obj.size() / 2)), "", Malformed,
                  "is not a usable BPF object");
 }
@@ -170,9 +167,10 @@ TEST(SelectorCheck, DamagedObjectsNeverCrashTheCaller) {
     RecordProperty("accepted", accepted);
     RecordProperty("refused", refused);
     RecordProperty("libbpf_crashes_contained", crashed);
-    std::printf("damaged objects: %d accepted, %d refused (%d of them crashed libbpf in the "
-                "child)\n",
-                accepted, refused, crashed);
+    std::printf(
+        "damaged objects: %d accepted, %d refused (%d of them crashed libbpf in the "
+        "child)\n",
+        accepted, refused, crashed);
 }
 
 TEST(SelectorCheck, SharedMapPins) {

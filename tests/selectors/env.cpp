@@ -67,7 +67,9 @@ Classifier::~Classifier() {
     oob_xdp::destroy(skel_);
 }
 
-int Classifier::prog_fd() const { return bpf_program__fd(skel_->progs.oob_xdp); }
+int Classifier::prog_fd() const {
+    return bpf_program__fd(skel_->progs.oob_xdp);
+}
 
 void Classifier::divert(uint32_t ifindex, uint32_t slot, uint32_t port_id, uint32_t flags) {
     oob_dev d{};
@@ -139,8 +141,7 @@ void RawSocket::send(const Bytes &frame) {
 
 void parse_mac(const std::string &s, uint8_t out[6]) {
     unsigned v[6];
-    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) !=
-        6)
+    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &v[0], &v[1], &v[2], &v[3], &v[4], &v[5]) != 6)
         throw std::runtime_error("bad MAC " + s);
     for (int i = 0; i < 6; i++)
         out[i] = static_cast<uint8_t>(v[i]);

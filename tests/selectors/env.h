@@ -23,7 +23,7 @@ std::string bpf_object_path(const std::string &name);
 
 // The XDP classifier, loaded, its maps pinned under a fresh pin root with the abi.h names.
 class Classifier {
-public:
+  public:
     Classifier();
     ~Classifier();
     Classifier(const Classifier &) = delete;
@@ -41,7 +41,7 @@ public:
     // The program id in a selector slot (0: empty).
     uint32_t slot_prog(uint32_t slot) const;
 
-private:
+  private:
     oob_xdp *skel_ = nullptr;
     std::string root_;
     std::unique_ptr<BpfTables> tables_;
@@ -49,26 +49,26 @@ private:
 
 // Enters a named network namespace on the calling thread; back to the previous one on exit.
 class InNetns {
-public:
+  public:
     explicit InNetns(const Netns &ns);
     ~InNetns();
     InNetns(const InNetns &) = delete;
     InNetns &operator=(const InNetns &) = delete;
 
-private:
+  private:
     int saved_ = -1;
 };
 
 // Raw frames out of a device (AF_PACKET), created in a namespace.
 class RawSocket {
-public:
+  public:
     RawSocket(const Netns &ns, const std::string &dev);
     ~RawSocket();
     RawSocket(const RawSocket &) = delete;
     RawSocket &operator=(const RawSocket &) = delete;
     void send(const Bytes &frame);
 
-private:
+  private:
     int fd_ = -1;
     int ifindex_ = 0;
 };

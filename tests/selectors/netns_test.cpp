@@ -34,7 +34,7 @@ const std::string kDutIp = "10.77.0.1", kPeerIp = "10.77.0.2";
 
 // A UDP socket bound in a namespace; counts what the in-band stack delivers to it.
 class UdpSink {
-public:
+  public:
     UdpSink(const Netns &ns, uint16_t port) {
         InNetns in(ns);
         fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
@@ -57,14 +57,14 @@ public:
         return n_;
     }
 
-private:
+  private:
     int fd_ = -1;
     uint64_t n_ = 0;
 };
 
 // Kernel UDP datagrams from a namespace (a real sender: routing, ARP, checksums in software).
 class UdpSource {
-public:
+  public:
     explicit UdpSource(const Netns &ns, const std::string &bind_ip = {}) {
         InNetns in(ns);
         fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
@@ -88,12 +88,12 @@ public:
                       static_cast<ssize_t>(sizeof(payload)));
     }
 
-private:
+  private:
     int fd_ = -1;
 };
 
 class SelectorNetns : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         OOBBPF_REQUIRE_PRIVILEGE();
         dut_ = std::make_unique<Netns>();
@@ -265,8 +265,7 @@ TEST_F(SelectorNetns, AllowListWithRateLimit) {
 
     // The selector's map, as a user inspects it.
     std::string dump = sh_ok("bpftool -j map dump pinned " + in.map_pins[0]);
-    EXPECT_NE(dump.find("\"diverted\":" + std::to_string(b.diverted)), std::string::npos)
-        << dump;
+    EXPECT_NE(dump.find("\"diverted\":" + std::to_string(b.diverted)), std::string::npos) << dump;
 }
 
 // 100 replacements while frames flow. Both selectors drop the probe flow, so a probe frame that
@@ -327,16 +326,16 @@ TEST_F(SelectorNetns, HundredHotReplacementsUnderTraffic) {
     oob_port_stats d = delta(s0, stats());
     uint64_t slipped = probe_sink.drain();
     std::sort(load_ms.begin(), load_ms.end());
-    std::printf("%d replacements in %.2f s (load p50 %.1f ms, max %.1f ms); %lu probe and %lu "
-                "marker frames sent; probes dropped %lu, probes that reached the stack %lu; "
-                "markers passed by probe_a %lu, diverted by probe_b %lu\n",
-                kReplacements, total_s, load_ms[load_ms.size() / 2], load_ms.back(),
-                static_cast<unsigned long>(probes.load()),
-                static_cast<unsigned long>(markers.load()),
-                static_cast<unsigned long>(d.verdict_packets[OOB_DROP]),
-                static_cast<unsigned long>(slipped),
-                static_cast<unsigned long>(d.reason[OOB_R_SELECTOR] - d.verdict_packets[OOB_DROP]),
-                static_cast<unsigned long>(d.reason[OOB_R_NO_XSK]));
+    std::printf(
+        "%d replacements in %.2f s (load p50 %.1f ms, max %.1f ms); %lu probe and %lu "
+        "marker frames sent; probes dropped %lu, probes that reached the stack %lu; "
+        "markers passed by probe_a %lu, diverted by probe_b %lu\n",
+        kReplacements, total_s, load_ms[load_ms.size() / 2], load_ms.back(),
+        static_cast<unsigned long>(probes.load()), static_cast<unsigned long>(markers.load()),
+        static_cast<unsigned long>(d.verdict_packets[OOB_DROP]),
+        static_cast<unsigned long>(slipped),
+        static_cast<unsigned long>(d.reason[OOB_R_SELECTOR] - d.verdict_packets[OOB_DROP]),
+        static_cast<unsigned long>(d.reason[OOB_R_NO_XSK]));
 
     EXPECT_EQ(refused, kReplacements / 10);
     EXPECT_EQ(slipped, 0u) << "probe frames that reached the in-band stack";
@@ -378,8 +377,9 @@ TEST_F(SelectorNetns, GuideWalkthrough) {
     const std::string dir = "/tmp/oobsel-guide-" + std::to_string(getpid());
     sh_ok("mkdir -p " + dir);
     std::ofstream(dir + "/my_sel.bpf.c") << code;
-    std::ofstream(dir + "/raw_sel.bpf.c") << "#include \"vmlinux.h\"\n#include <oobbpf/selector.h>\n"
-                                          << raw << "char LICENSE[] SEC(\"license\") = \"GPL\";\n";
+    std::ofstream(dir + "/raw_sel.bpf.c")
+        << "#include \"vmlinux.h\"\n#include <oobbpf/selector.h>\n"
+        << raw << "char LICENSE[] SEC(\"license\") = \"GPL\";\n";
     const std::string inc = " -I" + std::string(OOBBPF_SOURCE_DIR) + "/include";
     // Section 2, from a source tree.
     sh_ok("cd " + dir + " && bpftool btf dump file /sys/kernel/btf/vmlinux format c > vmlinux.h");
@@ -388,9 +388,10 @@ TEST_F(SelectorNetns, GuideWalkthrough) {
     sh_ok("cd " + dir + " && clang -g -O2 -target bpf -mcpu=v3 -I." + inc +
           " -c raw_sel.bpf.c -o raw_sel.bpf.o");
     // The UAPI variant.
-    sh_ok("cd " + dir + " && grep -v '#include \"vmlinux.h\"' my_sel.bpf.c > uapi_sel.bpf.c && "
-          "clang -g -O2 -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu" + inc +
-          " -c uapi_sel.bpf.c -o uapi_sel.bpf.o");
+    sh_ok("cd " + dir +
+          " && grep -v '#include \"vmlinux.h\"' my_sel.bpf.c > uapi_sel.bpf.c && "
+          "clang -g -O2 -target bpf -mcpu=v3 -I/usr/include/$(uname -m)-linux-gnu" +
+          inc + " -c uapi_sel.bpf.c -o uapi_sel.bpf.o");
 
     // Section 4 and 5.
     Installed in;

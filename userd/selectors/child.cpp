@@ -29,7 +29,7 @@ constexpr size_t kMaxFds = 64;
 // ---- the reply: records (tag, length, bytes), then the fds in one SCM_RIGHTS message ------
 
 enum Tag : uint8_t {
-    T_STATUS = 'S',   // u32 failure (+1; 0 = ok), u32 errno
+    T_STATUS = 'S',  // u32 failure (+1; 0 = ok), u32 errno
     T_MESSAGE = 'M',
     T_DETAILS = 'D',
     T_PROGRAM = 'P',
@@ -41,7 +41,7 @@ enum Tag : uint8_t {
 };
 
 class Reply {
-public:
+  public:
     void put(Tag t, const std::string &s) {
         buf_.push_back(static_cast<char>(t));
         uint32_t n = static_cast<uint32_t>(s.size());
@@ -64,7 +64,7 @@ public:
     std::vector<int> fds;
     const std::string &bytes() const { return buf_; }
 
-private:
+  private:
     std::string buf_;
 };
 
@@ -234,8 +234,8 @@ void child_body(const ChildRequest &req, Reply &reply) {
             }
         }
         if (!prog) {
-            reply.fail(Failure::NoSuchSection,
-                       file + " has no section or program " + req.section + "; it has " + listing());
+            reply.fail(Failure::NoSuchSection, file + " has no section or program " + req.section +
+                                                   "; it has " + listing());
             return;
         }
     } else if (progs.size() > 1) {
@@ -270,9 +270,10 @@ void child_body(const ChildRequest &req, Reply &reply) {
     // libbpf adds BPF_F_XDP_HAS_FRAGS only at load time, from the section name.
     if (!(bpf_program__flags(prog) & BPF_F_XDP_HAS_FRAGS) && sec != "xdp.frags") {
         reply.fail(Failure::NoFrags,
-                   what + " is XDP without frags: the classifier is xdp.frags and the "
-                          "kernel admits only programs of the same kind to its selector slot; "
-                          "use OOB_SELECTOR (SEC(\"xdp.frags\"))");
+                   what +
+                       " is XDP without frags: the classifier is xdp.frags and the "
+                       "kernel admits only programs of the same kind to its selector slot; "
+                       "use OOB_SELECTOR (SEC(\"xdp.frags\"))");
         return;
     }
 
@@ -329,18 +330,18 @@ void child_body(const ChildRequest &req, Reply &reply) {
                 info.value_size != bpf_map__value_size(m)) {
                 reply.fail(Failure::AbiMismatch,
                            "map " + mname + " of " + file + " (" +
-                               sizes(bpf_map__type(m), bpf_map__key_size(m),
-                                     bpf_map__value_size(m), bpf_map__max_entries(m)) +
+                               sizes(bpf_map__type(m), bpf_map__key_size(m), bpf_map__value_size(m),
+                                     bpf_map__max_entries(m)) +
                                ") does not match the classifier's " + path + " (" +
-                               sizes(info.type, info.key_size, info.value_size,
-                                     info.max_entries) +
+                               sizes(info.type, info.key_size, info.value_size, info.max_entries) +
                                "): rebuild against this version's <oobbpf/selector.h>");
                 return;
             }
             if (bpf_map__reuse_fd(m, fd.get()) < 0) {
-                reply.fail(Failure::Load, "cannot reuse " + path + " for map " + mname + ": " +
-                                              std::strerror(errno),
-                           errno);
+                reply.fail(
+                    Failure::Load,
+                    "cannot reuse " + path + " for map " + mname + ": " + std::strerror(errno),
+                    errno);
                 return;
             }
             continue;
@@ -474,7 +475,8 @@ size_t read_full(int sock, void *buf, size_t n, int64_t deadline, std::vector<Un
 std::string signal_name(int sig) {
     const char *d = sigdescr_np(sig);
     const char *a = sigabbrev_np(sig);
-    return std::string(a ? std::string("SIG") + a : std::to_string(sig)) + (d ? ", " + std::string(d) : "");
+    return std::string(a ? std::string("SIG") + a : std::to_string(sig)) +
+           (d ? ", " + std::string(d) : "");
 }
 
 }  // namespace
@@ -491,8 +493,9 @@ void check_elf_header(const std::string &file) {
     ssize_t n = pread(fd.get(), &eh, sizeof(eh), 0);
     if (n < SELFMAG || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)
         throw SelectorError(Failure::NotElf,
-                            file + " is not an ELF file (a selector is an object built with "
-                                   "clang -target bpf)");
+                            file +
+                                " is not an ELF file (a selector is an object built with "
+                                "clang -target bpf)");
     if (n < static_cast<ssize_t>(sizeof(eh)) || eh.e_ident[EI_CLASS] != ELFCLASS64 ||
         eh.e_machine != EM_BPF) {
         std::string mach = n >= static_cast<ssize_t>(sizeof(eh)) && eh.e_machine == EM_X86_64
@@ -580,25 +583,39 @@ ChildResult run_child(const ChildRequest &req) {
             std::memcpy(&b, v.data() + 4, 4);
         }
         switch (t) {
-        case T_STATUS:
-            have_status = true;
-            res.ok = a == 0;
-            if (a)
-                res.failure = static_cast<Failure>(a - 1);
-            res.err = static_cast<int>(b);
-            break;
-        case T_MESSAGE: res.message = v; break;
-        case T_DETAILS: res.details = v; break;
-        case T_PROGRAM: res.info.program = v; break;
-        case T_SECTION: res.info.section = v; break;
-        case T_ABI: res.info.abi_version = a; break;
-        case T_OWN_MAP: res.info.own_maps.push_back(v); break;
-        case T_KEPT: res.kept.push_back(v); break;
-        case T_MAP_FD:
-            // fds[0] is the program; own maps follow in record order.
-            if (next_fd + 1 < fds.size())
-                res.maps.emplace_back(v, std::move(fds[++next_fd]));
-            break;
+            case T_STATUS:
+                have_status = true;
+                res.ok = a == 0;
+                if (a)
+                    res.failure = static_cast<Failure>(a - 1);
+                res.err = static_cast<int>(b);
+                break;
+            case T_MESSAGE:
+                res.message = v;
+                break;
+            case T_DETAILS:
+                res.details = v;
+                break;
+            case T_PROGRAM:
+                res.info.program = v;
+                break;
+            case T_SECTION:
+                res.info.section = v;
+                break;
+            case T_ABI:
+                res.info.abi_version = a;
+                break;
+            case T_OWN_MAP:
+                res.info.own_maps.push_back(v);
+                break;
+            case T_KEPT:
+                res.kept.push_back(v);
+                break;
+            case T_MAP_FD:
+                // fds[0] is the program; own maps follow in record order.
+                if (next_fd + 1 < fds.size())
+                    res.maps.emplace_back(v, std::move(fds[++next_fd]));
+                break;
         }
     }
     if (res.ok && !fds.empty())

@@ -26,9 +26,9 @@ struct ChildResult {
     std::string message;  // the one line, when !ok
     std::string details;  // verifier log or libbpf's messages
     ObjectInfo info;
-    UniqueFd prog;                                      // when loaded
+    UniqueFd prog;                                       // when loaded
     std::vector<std::pair<std::string, UniqueFd>> maps;  // own maps, when loaded
-    std::vector<std::string> kept;                      // own maps reused from maps_dir
+    std::vector<std::string> kept;                       // own maps reused from maps_dir
 };
 
 // Opens file's ELF header and throws SelectorError for a missing file, a non-ELF file or an ELF

@@ -46,7 +46,7 @@ void make_dir(const std::string &dir) {
 
 // The selector directory, created if needed, locked for the duration of one operation.
 class PinDirLock {
-public:
+  public:
     explicit PinDirLock(const std::string &root) {
         struct stat st;
         if (stat(root.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
@@ -59,7 +59,7 @@ public:
             fail(Failure::Kernel, "cannot lock " + dir + ": " + std::strerror(errno), errno);
     }
 
-private:
+  private:
     UniqueFd fd_;  // closing it drops the lock
 };
 
@@ -137,7 +137,7 @@ void remove_pins(const std::string &dir) {
 // Pins fd at path by pinning it in the pending directory first and renaming it over path:
 // readers of path see the old object or the new one, and a failure leaves the old one.
 class PendingPin {
-public:
+  public:
     PendingPin(int fd, const std::string &pending, std::string path) : path_(std::move(path)) {
         static unsigned n = 0;
         tmp_ = pending + "/" + std::to_string(getpid()) + "_" + std::to_string(n++);
@@ -163,13 +163,15 @@ public:
     }
     const std::string &path() const { return path_; }
 
-private:
+  private:
     std::string path_, tmp_;
 };
 
 }  // namespace
 
-std::string pin_dir(const std::string &pin_root) { return pin_root + "/selector"; }
+std::string pin_dir(const std::string &pin_root) {
+    return pin_root + "/selector";
+}
 
 std::string pin_name(const std::string &dev) {
     // bpffs refuses dots in names (reserved for its own files): "eth0.42" -> "eth0%2e42".
@@ -225,8 +227,9 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
     UniqueFd sel = open_pinned(pin_root, OOB_PIN_SELECTORS);
     oob_dev d{};
     if (!get_dev(devs.get(), ifindex, d) || !(d.flags & OOB_DEV_DIVERT))
-        fail(Failure::NoDiversion, dev + " does not divert (no classifier runs there): make it "
-                                         "an oob port or turn its diversion on first");
+        fail(Failure::NoDiversion, dev +
+                                       " does not divert (no classifier runs there): make it "
+                                       "an oob port or turn its diversion on first");
     if (d.slot >= OOB_MAX_DEVS)
         fail(Failure::Kernel, dev + " has slot " + std::to_string(d.slot) + ", beyond the " +
                                   std::to_string(OOB_MAX_DEVS) + " selector slots");
@@ -267,9 +270,9 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
                      "'s selector slot (EINVAL): its program type or flags differ from the "
                      "classifier's (XDP, frags); define it with OOB_SELECTOR",
                  err);
-        fail(Failure::Kernel, "cannot install " + r.info.program + " in " + pin_root + "/" +
-                                  OOB_PIN_SELECTORS + " slot " + std::to_string(d.slot) + ": " +
-                                  std::strerror(err),
+        fail(Failure::Kernel,
+             "cannot install " + r.info.program + " in " + pin_root + "/" + OOB_PIN_SELECTORS +
+                 " slot " + std::to_string(d.slot) + ": " + std::strerror(err),
              err);
     }
 
@@ -296,8 +299,9 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
             fail(Failure::NoDiversion, dev + " stopped diverting while its selector was loaded");
         cur.flags |= OOB_DEV_SELECTOR;
         if (bpf_map_update_elem(devs.get(), &ifindex, &cur, BPF_EXIST) != 0)
-            fail(Failure::Kernel, "selector installed, but cannot turn it on for " + dev + ": " +
-                                      std::strerror(errno),
+            fail(Failure::Kernel,
+                 "selector installed, but cannot turn it on for " + dev + ": " +
+                     std::strerror(errno),
                  errno);
     }
     if (!stale.empty())
@@ -337,14 +341,13 @@ void unload(const std::string &pin_root, const std::string &dev) {
         // no frame finds the flag set and the slot empty (that would be OOB_R_SELECTOR_ERR).
         d.flags &= ~OOB_DEV_SELECTOR;
         if (bpf_map_update_elem(devs.get(), &ifindex, &d, BPF_EXIST) != 0)
-            fail(Failure::Kernel, "cannot turn the selector off for " + dev + ": " +
-                                      std::strerror(errno),
-                 errno);
+            fail(Failure::Kernel,
+                 "cannot turn the selector off for " + dev + ": " + std::strerror(errno), errno);
         rcu_grace_period();
     }
     if (has_dev && bpf_map_delete_elem(sel.get(), &d.slot) != 0 && errno != ENOENT)
-        fail(Failure::Kernel, "cannot empty selector slot " + std::to_string(d.slot) + ": " +
-                                  std::strerror(errno),
+        fail(Failure::Kernel,
+             "cannot empty selector slot " + std::to_string(d.slot) + ": " + std::strerror(errno),
              errno);
     remove_pins(dev_dir(pin_root, dev));
 }

@@ -56,14 +56,14 @@ enum class Failure {
 };
 
 class SelectorError : public Error {
-public:
+  public:
     SelectorError(Failure f, const std::string &msg, int err = 0, std::string details = {})
         : Error(msg, err), failure_(f), details_(std::move(details)) {}
     Failure failure() const { return failure_; }
     // The whole verifier log (Failure::Verifier) or libbpf's messages; for `-v`.
     const std::string &details() const { return details_; }
 
-private:
+  private:
     Failure failure_;
     std::string details_;
 };
@@ -81,9 +81,9 @@ struct Installed {
     std::string dev;
     uint32_t ifindex = 0;
     uint32_t slot = 0;
-    uint32_t prog_id = 0;  // what the slot holds now
-    std::string program;   // program name (the kernel keeps 15 characters)
-    std::string pin;       // <pin root>/selector/<dev>/prog
+    uint32_t prog_id = 0;               // what the slot holds now
+    std::string program;                // program name (the kernel keeps 15 characters)
+    std::string pin;                    // <pin root>/selector/<dev>/prog
     std::vector<std::string> map_pins;  // <pin root>/selector/<dev>/maps/<name>, per own map
     // load() only:
     uint32_t replaced_prog_id = 0;       // the selector it replaced; 0 if the slot was empty

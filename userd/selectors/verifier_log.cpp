@@ -26,7 +26,8 @@ const std::regex kInsn(R"(^(\d+): \([0-9a-f]{2}\) (.*)$)");
 // Not prose that merely starts with a register: "R2 offset is outside of the packet".
 const std::regex kState(
     R"(^(\d+: )?(frame\d+: )?R\d+(_[a-z]+)?=|^from \d+ to \d+:|^func#\d+|^mark_precise|^last_idx|^regs=|^parent )");
-const std::regex kStats(R"(^(processed \d+ insns|verification time|stack depth|max_states_per_insn|mark_read))");
+const std::regex kStats(
+    R"(^(processed \d+ insns|verification time|stack depth|max_states_per_insn|mark_read))");
 
 }  // namespace
 
