@@ -40,7 +40,7 @@ struct PortRange {
 constexpr uint32_t kDefaultPrio = 100;
 
 struct Rule {
-    uint32_t id = 0;  // assigned by the daemon, 1..OOB_MAX_RULES-1; 0 before
+    uint32_t id = 0;               // assigned by the daemon, 1..OOB_MAX_RULES-1; 0 before
     uint32_t prio = kDefaultPrio;  // lower wins
     Action action = Action::Pass;
     std::optional<std::string> dev;   // ingress port device ("eth0", "eth0.42")
@@ -54,10 +54,19 @@ struct Rule {
     bool operator==(const Rule &) const = default;
 };
 
+// Highest priority number a rule may carry (0xffffffff is the search's "no match" sentinel).
+constexpr uint32_t kMaxPrio = 0xfffffffeU;
+
 // Parse one rule from CLI tokens. Throws oobbpf::Error with one clear line.
 Rule parse(const std::vector<std::string> &tokens);
 // Canonical CLI form; parse(split(format(r))) == r (id aside).
 std::string format(const Rule &r);
+// Whitespace-separated tokens of a rule written as one string.
+std::vector<std::string> split(const std::string &line);
+
+// Checks one rule on its own (ranges, prefixes, fields that contradict each other); parse() and
+// from_json() call it. Throws oobbpf::Error.
+void check(const Rule &r);
 
 nlohmann::json to_json(const Rule &r);
 Rule from_json(const nlohmann::json &j);  // throws oobbpf::Error
@@ -76,8 +85,22 @@ struct PortRef {
 };
 using Resolver = std::function<std::optional<PortRef>(const std::string &dev)>;
 
+// As above, with devices resolved: `dev eth0.42` and `dev eth0 vlan 42` are then the same port,
+// and a `vlan` that contradicts its device's VID is an error.
+void validate(const std::vector<Rule> &rs, const Resolver &resolve);
+
+// What compile() made of a rule set.
+struct CompileInfo {
+    uint32_t rules = 0;
+    uint32_t masks = 0;            // distinct masks (tuples) searched per frame, at most
+    uint32_t entries = 0;          // hash entries after expansion and deduplication
+    uint32_t natural_masks = 0;    // masks before prefix lengths were merged
+    uint32_t natural_entries = 0;  // entries before merging (ranges as minimal prefix covers)
+};
+
 // Compile into one generation's image (tuples 0..masks.count-1). Port ranges are expanded into
 // prefixes. Throws oobbpf::Error when a device does not resolve or a limit is exceeded.
-RuleSetImage compile(const std::vector<Rule> &rs, const Resolver &resolve);
+RuleSetImage compile(const std::vector<Rule> &rs, const Resolver &resolve,
+                     CompileInfo *info = nullptr);
 
 }  // namespace oobbpf::rules
