@@ -183,8 +183,8 @@ using RouteView = CacheView<RouteTable>;
 using NeighView = CacheView<NeighTable>;
 
 // The reader for oob processes: maps the pinned cache tables of a pin root read-only.
-// Opening needs the right to open the pins (bpffs permissions) and CAP_BPF-free read access is
-// enough afterwards. Move-only; unmaps on destruction.
+// Opening needs read and write permission on the pins (bpffs file modes; the kernel refuses a
+// shared mapping through a read-only fd), nothing afterwards. Move-only; unmaps on destruction.
 class CacheReader {
 public:
     // Throws oobbpf::Error (e.g. "route cache /sys/fs/bpf/oobbpf/route_cache: No such file").

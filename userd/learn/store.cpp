@@ -316,8 +316,9 @@ CacheReader CacheReader::open(const std::string &pin_root) {
     auto open_one = [&](const char *name, uint32_t value_size, uint32_t entries,
                         Map *m) -> void * {
         const std::string path = pin_root + "/" + name;
-        LIBBPF_OPTS(bpf_obj_get_opts, opts, .file_flags = BPF_F_RDONLY);
-        int fd = bpf_obj_get_opts(path.c_str(), &opts);
+        // A read-write fd although the mapping is read-only: the kernel refuses shared
+        // mappings of files opened read-only (do_mmap drops VM_SHARED for them).
+        int fd = bpf_obj_get(path.c_str());
         if (fd < 0)
             throw sys_error("cache table " + path, errno);
         try {
