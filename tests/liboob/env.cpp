@@ -13,12 +13,15 @@
 
 namespace oobbpf::test {
 
-OobTopology::OobTopology(const std::vector<uint16_t> &dports)
+OobTopology::OobTopology(const std::vector<uint16_t> &dports,
+                         const std::vector<uint16_t> &ethertypes)
     : veth(make_veth(client, oob, std::string(kClientIp) + "/24", std::string(kOobIp) + "/24")) {
+    client.sh_ok("ip -6 addr add " + std::string(kClientIp6) + "/64 dev " + veth.a + " nodad");
+    oob.sh_ok("ip -6 addr add " + std::string(kOobIp6) + "/64 dev " + veth.b + " nodad");
     pin_root = make_pin_root();
     cls = std::make_unique<StagedClassifier>(pin_root);
     oob_ifindex = cls->attach(oob, veth.b, 0, 1);
-    cls->divert_udp(dports);
+    cls->divert_udp(dports, ethertypes);
 }
 
 OobTopology::~OobTopology() {
@@ -26,20 +29,37 @@ OobTopology::~OobTopology() {
     remove_pin_root(pin_root);
 }
 
+namespace {
+
+socklen_t make_addr(const std::string &ip, uint16_t port, sockaddr_storage &ss) {
+    std::memset(&ss, 0, sizeof(ss));
+    auto *a4 = reinterpret_cast<sockaddr_in *>(&ss);
+    if (inet_pton(AF_INET, ip.c_str(), &a4->sin_addr) == 1) {
+        a4->sin_family = AF_INET;
+        a4->sin_port = htons(port);
+        return sizeof(sockaddr_in);
+    }
+    auto *a6 = reinterpret_cast<sockaddr_in6 *>(&ss);
+    if (inet_pton(AF_INET6, ip.c_str(), &a6->sin6_addr) != 1)
+        throw std::runtime_error("bad address " + ip);
+    a6->sin6_family = AF_INET6;
+    a6->sin6_port = htons(port);
+    return sizeof(sockaddr_in6);
+}
+
+}  // namespace
+
 KernelUdp::KernelUdp(const std::string &ns, const std::string &bind_ip, uint16_t port) {
     NetnsScope in(ns);
-    fd_ = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    sockaddr_storage a;
+    socklen_t len = make_addr(bind_ip, port, a);
+    fd_ = socket(a.ss_family, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (fd_ < 0)
         throw std::runtime_error("socket");
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, bind_ip.c_str(), &a.sin_addr);
-    if (bind(fd_, reinterpret_cast<sockaddr *>(&a), sizeof(a)) < 0)
+    if (bind(fd_, reinterpret_cast<sockaddr *>(&a), len) < 0)
         throw std::runtime_error("bind " + bind_ip + ": " + strerror(errno));
-    socklen_t len = sizeof(a);
     getsockname(fd_, reinterpret_cast<sockaddr *>(&a), &len);
-    port_ = ntohs(a.sin_port);
+    port_ = ntohs(reinterpret_cast<sockaddr_in *>(&a)->sin_port);  // same offset in sin6
 }
 
 KernelUdp::~KernelUdp() {
@@ -48,11 +68,9 @@ KernelUdp::~KernelUdp() {
 }
 
 bool KernelUdp::send(const std::string &ip, uint16_t port, const std::vector<uint8_t> &data) {
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_port = htons(port);
-    inet_pton(AF_INET, ip.c_str(), &a.sin_addr);
-    return sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr *>(&a), sizeof(a)) ==
+    sockaddr_storage a;
+    socklen_t len = make_addr(ip, port, a);
+    return sendto(fd_, data.data(), data.size(), 0, reinterpret_cast<sockaddr *>(&a), len) ==
            static_cast<ssize_t>(data.size());
 }
 
@@ -61,19 +79,21 @@ std::vector<uint8_t> KernelUdp::recv(int timeout_ms, std::string *from_ip, uint1
     if (poll(&p, 1, timeout_ms) <= 0)
         return {};
     std::vector<uint8_t> buf(65536);
-    sockaddr_in a{};
+    sockaddr_storage a{};
     socklen_t len = sizeof(a);
     ssize_t n = recvfrom(fd_, buf.data(), buf.size(), 0, reinterpret_cast<sockaddr *>(&a), &len);
     if (n < 0)
         return {};
     buf.resize(static_cast<size_t>(n));
-    if (from_ip) {
-        char s[INET_ADDRSTRLEN];
-        inet_ntop(AF_INET, &a.sin_addr, s, sizeof(s));
+    char s[INET6_ADDRSTRLEN] = "";
+    if (a.ss_family == AF_INET)
+        inet_ntop(AF_INET, &reinterpret_cast<sockaddr_in *>(&a)->sin_addr, s, sizeof(s));
+    else
+        inet_ntop(AF_INET6, &reinterpret_cast<sockaddr_in6 *>(&a)->sin6_addr, s, sizeof(s));
+    if (from_ip)
         *from_ip = s;
-    }
     if (from_port)
-        *from_port = ntohs(a.sin_port);
+        *from_port = ntohs(reinterpret_cast<sockaddr_in *>(&a)->sin_port);
     return buf;
 }
 

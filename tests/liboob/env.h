@@ -25,13 +25,17 @@ struct OobTopology {
     uint32_t oob_ifindex = 0;
     static constexpr const char *kClientIp = "10.77.0.1", *kOobIp = "10.77.0.2";
 
-    // Addresses, the classifier on the oob side with the device as port 1 and a rule diverting
-    // each of dports.
-    explicit OobTopology(const std::vector<uint16_t> &dports);
+    static constexpr const char *kClientIp6 = "fd77::1", *kOobIp6 = "fd77::2";
+
+    // Addresses (IPv4 and IPv6), the classifier on the oob side with the device as port 1 and
+    // a rule diverting each of dports (and each of ethertypes).
+    explicit OobTopology(const std::vector<uint16_t> &dports,
+                         const std::vector<uint16_t> &ethertypes = {});
     ~OobTopology();
 };
 
-// A kernel UDP socket inside a namespace (created there; usable from any thread).
+// A kernel UDP socket inside a namespace (created there; usable from any thread); IPv4 or
+// IPv6 by the address it binds to.
 class KernelUdp {
 public:
     KernelUdp(const std::string &ns, const std::string &bind_ip, uint16_t port = 0);

@@ -131,24 +131,34 @@ void StagedClassifier::add_vlan_port(uint32_t lower_ifindex, uint16_t vid, uint3
     tables_->put_port(k, p);
 }
 
-void StagedClassifier::divert_udp(const std::vector<uint16_t> &dports) {
+void StagedClassifier::divert_udp(const std::vector<uint16_t> &dports,
+                                  const std::vector<uint16_t> &ethertypes) {
     oobbpf::RuleSetImage img;
-    oob_rule_key mask{};
-    mask.l4proto = 0xff;
-    mask.dport = 0xffff;
-    img.masks.count = 1;
-    img.masks.best_prio[0] = 100;
-    img.masks.mask[0] = mask;
+    oob_rule_key udp_mask{}, type_mask{};
+    udp_mask.l4proto = 0xff;
+    udp_mask.dport = 0xffff;
+    type_mask.l3proto = 0xffff;
+    img.masks.count = ethertypes.empty() ? 1 : 2;
+    img.masks.best_prio[0] = img.masks.best_prio[1] = 100;
+    img.masks.mask[0] = udp_mask;
+    img.masks.mask[1] = type_mask;
     uint32_t id = 1;
+    oob_rule_val v{};
+    v.prio = 100;
+    v.action = OOB_DIVERT;
     for (uint16_t p : dports) {
         oob_rule_key k{};
         k.l4proto = 17;
         k.dport = htons(p);
         k.tuple = 0;
-        oob_rule_val v{};
         v.rule_id = id++;
-        v.prio = 100;
-        v.action = OOB_DIVERT;
+        img.entries.emplace_back(k, v);
+    }
+    for (uint16_t t : ethertypes) {
+        oob_rule_key k{};
+        k.l3proto = htons(t);
+        k.tuple = 1;
+        v.rule_id = id++;
         img.entries.emplace_back(k, v);
     }
     oobbpf::install_rules(*tables_, img);

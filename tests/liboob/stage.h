@@ -50,8 +50,10 @@ public:
     // A VLAN port: (lower device, vid) with its own port id.
     void add_vlan_port(uint32_t lower_ifindex, uint16_t vid, uint32_t vlan_ifindex,
                        uint32_t port_id);
-    // One rule set: divert UDP (IPv4 and IPv6) to each of dports, rule ids from 1.
-    void divert_udp(const std::vector<uint16_t> &dports);
+    // One rule set: divert UDP (IPv4 and IPv6) to each of dports, and every frame of each of
+    // ethertypes (host order); rule ids from 1.
+    void divert_udp(const std::vector<uint16_t> &dports,
+                    const std::vector<uint16_t> &ethertypes = {});
 
     oobbpf::BpfTables &tables() { return *tables_; }
     const std::string &pin_root() const { return root_; }

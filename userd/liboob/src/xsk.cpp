@@ -7,6 +7,7 @@
 #include <linux/bpf.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
+#include <unistd.h>
 #include <xdp/xsk.h>
 
 #include <algorithm>
@@ -94,20 +95,28 @@ XskQueue::XskQueue(const XskConfig &cfg) : cfg_(cfg), r_(std::make_unique<Rings>
         return xsk_socket__create(&r_->xsk, cfg_.ifname.c_str(), cfg_.queue, r_->umem, &r_->rx,
                                   &r_->tx, &scfg);
     };
-    switch (cfg_.mode) {
-    case BindMode::Copy: rc = create(XDP_COPY); break;
-    case BindMode::ZeroCopy: rc = create(XDP_ZEROCOPY); break;
-    case BindMode::Auto:
-        rc = create(XDP_ZEROCOPY);
-        if (rc)
-            rc = create(XDP_COPY);
-        break;
-    }
+    auto bind_mode = [&]() {
+        switch (cfg_.mode) {
+        case BindMode::Copy: return create(XDP_COPY);
+        case BindMode::ZeroCopy: return create(XDP_ZEROCOPY);
+        case BindMode::Auto: break;
+        }
+        int r = create(XDP_ZEROCOPY);
+        return r ? create(XDP_COPY) : 0;
+    };
+    // A socket that just closed on this queue releases it from a deferred work item: EBUSY for
+    // a moment after a restart. Retry briefly before calling the queue taken.
+    const uint64_t until = now_ns() + static_cast<uint64_t>(cfg_.busy_retry_ms) * 1000000;
+    while ((rc = bind_mode()) == -EBUSY && now_ns() < until)
+        usleep(5000);
     if (rc) {
         xsk_umem__delete(r_->umem);
         munmap(area_, area_len_);
         area_ = nullptr;
-        throw sys_error("create AF_XDP socket on " + where(cfg_) + " (needs CAP_NET_RAW)", rc);
+        throw sys_error("create AF_XDP socket on " + where(cfg_) +
+                            (rc == -EBUSY ? " (the queue has an AF_XDP socket already)"
+                                          : " (needs CAP_NET_RAW)"),
+                        rc);
     }
 
     xdp_options opts{};

@@ -37,6 +37,7 @@ struct XskConfig {
     bool hugepages = false;        // UMEM on MAP_HUGETLB (falls back to normal pages)
     unsigned busy_poll_usecs = 0;  // SO_BUSY_POLL (+ SO_PREFER_BUSY_POLL); 0: off
     unsigned busy_poll_budget = 0;
+    unsigned busy_retry_ms = 1000;  // how long a queue still held by a closing socket is retried
 };
 
 struct XskCounters {
