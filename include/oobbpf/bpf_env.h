@@ -190,6 +190,10 @@ OOB_INLINE void oob_tap_frame(struct xdp_md *ctx, const struct oob_last *st,
 		return;
 	if (cap > OOB_TAP_SNAP_MAX)
 		cap = OOB_TAP_SNAP_MAX;
+	/* Keep clang from fusing this bound with the lower one below into one range check on
+	 * cap - N: older verifiers (6.1) then lose cap's lower bound and reject the call. The lower
+	 * bound is an ordered compare, not cap != 0, which 6.1 does not turn into a minimum. */
+	asm volatile("" : "+r"(cap));
 	r->hdr.ts_ns = bpf_ktime_get_ns();
 	r->hdr.ifindex = st->ifindex;
 	r->hdr.queue = st->queue;
@@ -200,7 +204,7 @@ OOB_INLINE void oob_tap_frame(struct xdp_md *ctx, const struct oob_last *st,
 	r->hdr.len = st->len;
 	r->hdr.dir = OOB_TAP_RX;
 	r->hdr.pad = 0;
-	if (cap < 1 || bpf_xdp_load_bytes(ctx, 0, r->data, cap))
+	if (cap < 14 || bpf_xdp_load_bytes(ctx, 0, r->data, cap))
 		cap = 0;
 	r->hdr.caplen = cap;
 	bpf_ringbuf_submit(r, 0);
