@@ -8,6 +8,7 @@
  *
  *   oobbpf-kmodctl maps PINDIR OBJ...          create OBJ's maps, pin as PINDIR/<name minus oob_>
  *   oobbpf-kmodctl hand PINDIR [-ROLE...]      hand the pinned maps over (leaving ROLEs out)
+ *   oobbpf-kmodctl up PINDIR IFNAME...           hand all, then attach to each device
  *   oobbpf-kmodctl clear | info
  *   oobbpf-kmodctl attach IFNAME | detach IFNAME
  *   oobbpf-kmodctl config PINDIR
@@ -179,6 +180,25 @@ static int cmd_hand(int argc, char **argv)
 		if (req.fd[i] >= 0)
 			printf("%s%s", n++ ? "," : "", role_pin[i]);
 	printf("\n");
+	return 0;
+}
+
+/* up PINDIR IFNAME...: hand every pinned map over and attach to each device (one process). */
+static int cmd_up(int argc, char **argv)
+{
+	struct oobk_maps req;
+	int fd = ctl_fd();
+
+	maps_req(&req, argv[0], 0);
+	if (ioctl(fd, OOBK_IOC_SET_MAPS, &req))
+		die("OOBK_IOC_SET_MAPS: %s (role %u)", strerror(errno), req.bad_role);
+	for (int a = 1; a < argc; a++) {
+		struct oobk_port_req pr = { .size = sizeof(pr), .version = OOBK_IOCTL_VERSION,
+					    .ifindex = ifindex_of(argv[a]) };
+
+		if (ioctl(fd, OOBK_IOC_RX_ATTACH, &pr))
+			die("attach %s: %s", argv[a], strerror(errno));
+	}
 	return 0;
 }
 
@@ -715,6 +735,8 @@ int main(int argc, char **argv)
 		return cmd_maps(argc - 2, argv + 2);
 	if (!strcmp(cmd, "hand"))
 		return cmd_hand(argc - 2, argv + 2);
+	if (!strcmp(cmd, "up") && argc >= 3)
+		return cmd_up(argc - 2, argv + 2);
 	if (!strcmp(cmd, "clear"))
 		return ioctl(ctl_fd(), OOBK_IOC_CLEAR_MAPS) ? (die("clear: %s", strerror(errno)), 1) : 0;
 	if (!strcmp(cmd, "info"))
