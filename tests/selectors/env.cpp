@@ -102,9 +102,13 @@ InNetns::InNetns(const Netns &ns) {
     saved_ = open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
     int fd = open(("/run/netns/" + ns.name()).c_str(), O_RDONLY | O_CLOEXEC);
     if (saved_ < 0 || fd < 0 || setns(fd, CLONE_NEWNET) != 0) {
+        int err = errno;
         if (fd >= 0)
             close(fd);
-        throw std::runtime_error("cannot enter namespace " + ns.name());
+        if (saved_ >= 0)
+            close(saved_);
+        throw std::runtime_error("cannot enter namespace " + ns.name() + ": " +
+                                 std::strerror(err));
     }
     close(fd);
 }

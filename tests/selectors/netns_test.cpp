@@ -339,19 +339,34 @@ TEST_F(SelectorNetns, HundredHotReplacementsUnderTraffic) {
     oob_port_stats s0 = stats();
     std::atomic<bool> stop{false};
     std::atomic<uint64_t> probes{0}, markers{0};
+    std::string sender_error;
     std::thread sender([&] {
         // Paced bursts: fast enough that every replacement happens under traffic, slow enough
         // that the veth ring never overflows (a frame lost there is never judged at all).
-        while (!stop.load()) {
-            for (int i = 0; i < 16; i++) {
-                raw.send(probe);
-                raw.send(marker);
+        try {
+            while (!stop.load()) {
+                for (int i = 0; i < 16; i++) {
+                    raw.send(probe);
+                    raw.send(marker);
+                }
+                probes += 16;
+                markers += 16;
+                std::this_thread::sleep_for(std::chrono::microseconds(500));
             }
-            probes += 16;
-            markers += 16;
-            std::this_thread::sleep_for(std::chrono::microseconds(500));
+        } catch (const std::exception &e) {
+            sender_error = e.what();
         }
     });
+    // Stops and joins the sender however the test leaves this scope (a failed ASSERT, a throw).
+    struct Joiner {
+        std::atomic<bool> &stop;
+        std::thread &t;
+        ~Joiner() {
+            stop = true;
+            if (t.joinable())
+                t.join();
+        }
+    } joiner{stop, sender};
 
     uint32_t prev = first.prog_id;
     int refused = 0;
@@ -378,6 +393,7 @@ TEST_F(SelectorNetns, HundredHotReplacementsUnderTraffic) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
     stop = true;
     sender.join();
+    ASSERT_EQ(sender_error, "");
     std::this_thread::sleep_for(std::chrono::milliseconds(200));
 
     oob_port_stats d = delta(s0, stats());
