@@ -14,14 +14,14 @@
 namespace oobbpf::test {
 
 OobTopology::OobTopology(const std::vector<uint16_t> &dports,
-                         const std::vector<uint16_t> &ethertypes)
+                         const std::vector<uint16_t> &ethertypes, bool fragments)
     : veth(make_veth(client, oob, std::string(kClientIp) + "/24", std::string(kOobIp) + "/24")) {
     client.sh_ok("ip -6 addr add " + std::string(kClientIp6) + "/64 dev " + veth.a + " nodad");
     oob.sh_ok("ip -6 addr add " + std::string(kOobIp6) + "/64 dev " + veth.b + " nodad");
     pin_root = make_pin_root();
     cls = std::make_unique<StagedClassifier>(pin_root);
     oob_ifindex = cls->attach(oob, veth.b, 0, 1);
-    cls->divert_udp(dports, ethertypes);
+    cls->divert_udp(dports, ethertypes, fragments);
 }
 
 OobTopology::~OobTopology() {
@@ -140,6 +140,7 @@ OobEcho::~OobEcho() { stop(); }
 #include <bpf/bpf.h>
 #include <fcntl.h>
 #include <signal.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 
 #include <fstream>
@@ -209,6 +210,71 @@ std::string Spawn::log() const {
     std::stringstream ss;
     ss << in.rdbuf();
     return ss.str();
+}
+
+LearnedMaps::LearnedMaps(const std::string &pin_root, const std::string &netns_name) {
+    routes_ = bpf_map_create(BPF_MAP_TYPE_HASH, "oob_routes", sizeof(oob_route_key),
+                             sizeof(oob_route), 1024, nullptr);
+    neighs_ = bpf_map_create(BPF_MAP_TYPE_HASH, "oob_neighs", sizeof(oob_neigh_key),
+                             sizeof(oob_neigh), 1024, nullptr);
+    if (routes_ < 0 || neighs_ < 0 ||
+        bpf_obj_pin(routes_, (pin_root + "/" + OOB_PIN_ROUTES).c_str()) != 0 ||
+        bpf_obj_pin(neighs_, (pin_root + "/" + OOB_PIN_NEIGHS).c_str()) != 0)
+        throw std::runtime_error("create and pin the learned maps");
+    struct stat st {};
+    if (stat(("/run/netns/" + netns_name).c_str(), &st) != 0)
+        throw std::runtime_error("no namespace " + netns_name);
+    netns_ = static_cast<uint32_t>(st.st_ino);
+}
+
+LearnedMaps::~LearnedMaps() {
+    close(routes_);
+    close(neighs_);
+}
+
+void LearnedMaps::put_route(const std::string &dst, uint32_t oif, uint32_t lower, uint16_t vid,
+                            const std::string &prefsrc, uint32_t seq) {
+    auto d = oob::IpAddr::from(dst);
+    oob_route_key k{};
+    k.netns = netns_;
+    k.family = d.family;
+    std::memcpy(k.dst, d.data(), d.size());
+    oob_route r{};
+    r.oif = oif;
+    r.lower_ifindex = lower;
+    r.vid = vid;
+    r.family = d.family;
+    r.flags = OOB_ROUTE_COMPLETE;
+    r.mtu = 1500;
+    auto src = oob::IpAddr::from(prefsrc);
+    std::memcpy(r.prefsrc, src.data(), src.size());
+    r.seq = seq;
+    if (bpf_map_update_elem(routes_, &k, &r, BPF_ANY) != 0)
+        throw std::runtime_error("put route");
+}
+
+void LearnedMaps::put_neigh(uint32_t ifindex, const std::string &addr, const oob::Mac &mac,
+                            uint32_t seq) {
+    auto a = oob::IpAddr::from(addr);
+    oob_neigh_key k{};
+    k.ifindex = ifindex;
+    k.family = a.family;
+    std::memcpy(k.addr, a.data(), a.size());
+    oob_neigh n{};
+    std::memcpy(n.mac, mac.data(), 6);
+    n.state = 0x02;  // NUD_REACHABLE
+    n.seq = seq;
+    if (bpf_map_update_elem(neighs_, &k, &n, BPF_ANY) != 0)
+        throw std::runtime_error("put neigh");
+}
+
+oob::Mac mac_of(const Netns &ns, const std::string &dev) {
+    std::string out = ns.sh_ok("ip -o link show " + dev);
+    std::string s = out.substr(out.find("link/ether ") + 11, 17);
+    oob::Mac m{};
+    for (size_t i = 0; i < 6; i++)
+        m[i] = static_cast<uint8_t>(std::stoi(s.substr(i * 3, 2), nullptr, 16));
+    return m;
 }
 
 std::string build_path(const std::string &rel) {

@@ -30,7 +30,7 @@ struct OobTopology {
     // Addresses (IPv4 and IPv6), the classifier on the oob side with the device as port 1 and
     // a rule diverting each of dports (and each of ethertypes).
     explicit OobTopology(const std::vector<uint16_t> &dports,
-                         const std::vector<uint16_t> &ethertypes = {});
+                         const std::vector<uint16_t> &ethertypes = {}, bool fragments = false);
     ~OobTopology();
 };
 
@@ -79,6 +79,25 @@ private:
 }  // namespace oobbpf::test
 
 namespace oobbpf::test {
+
+// The learned route and neighbour maps as the learner pins them (<root>/routes, <root>/neighs,
+// abi.h layouts), filled by hand.
+class LearnedMaps {
+public:
+    // netns_name: the namespace whose routes these are (its inode keys the entries).
+    LearnedMaps(const std::string &pin_root, const std::string &netns_name);
+    ~LearnedMaps();
+    void put_route(const std::string &dst, uint32_t oif, uint32_t lower, uint16_t vid,
+                   const std::string &prefsrc, uint32_t seq = 2);
+    void put_neigh(uint32_t ifindex, const std::string &addr, const oob::Mac &mac, uint32_t seq = 2);
+
+private:
+    int routes_ = -1, neighs_ = -1;
+    uint32_t netns_ = 0;
+};
+
+// The MAC of dev in ns.
+oob::Mac mac_of(const Netns &ns, const std::string &dev);
 
 // A program running in the background inside a namespace (nsenter --net), its stdout and
 // stderr in a log file. Stopped with SIGTERM (then SIGKILL) when destroyed.

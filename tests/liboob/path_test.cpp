@@ -151,56 +151,22 @@ TEST(LiboobMiss, NeighbourMissGoesInBandThenOob) {
 
 // The learned maps (as the learner pins them) are asked before netlink.
 class MapSource : public ::testing::Test {
-  protected:
+protected:
     void SetUp() override {
         OOBBPF_REQUIRE_PRIVILEGE();
         t_ = std::make_unique<OobTopology>(std::vector<uint16_t>{kPort});
-        routes_ = bpf_map_create(BPF_MAP_TYPE_HASH, "oob_routes", sizeof(oob_route_key),
-                                 sizeof(oob_route), 1024, nullptr);
-        neighs_ = bpf_map_create(BPF_MAP_TYPE_HASH, "oob_neighs", sizeof(oob_neigh_key),
-                                 sizeof(oob_neigh), 1024, nullptr);
-        ASSERT_GE(routes_, 0);
-        ASSERT_GE(neighs_, 0);
-        ASSERT_EQ(bpf_obj_pin(routes_, (t_->pin_root + "/" + OOB_PIN_ROUTES).c_str()), 0);
-        ASSERT_EQ(bpf_obj_pin(neighs_, (t_->pin_root + "/" + OOB_PIN_NEIGHS).c_str()), 0);
-        struct stat st {};
-        ASSERT_EQ(stat(("/run/netns/" + t_->oob.name()).c_str(), &st), 0);
-        netns_ = static_cast<uint32_t>(st.st_ino);
-    }
-    void TearDown() override {
-        if (routes_ >= 0)
-            close(routes_);
-        if (neighs_ >= 0)
-            close(neighs_);
+        maps_ = std::make_unique<LearnedMaps>(t_->pin_root, t_->oob.name());
     }
     void put_route(const char *dst, uint32_t seq) {
-        oob_route_key k{};
-        k.netns = netns_;
-        k.family = AF_INET;
-        inet_pton(AF_INET, dst, k.dst);
-        oob_route r{};
-        r.oif = r.lower_ifindex = t_->oob_ifindex;
-        r.family = AF_INET;
-        r.flags = OOB_ROUTE_COMPLETE;
-        r.mtu = 1500;
-        inet_pton(AF_INET, OobTopology::kOobIp, r.prefsrc);
-        r.seq = seq;
-        ASSERT_EQ(bpf_map_update_elem(routes_, &k, &r, BPF_ANY), 0);
+        maps_->put_route(dst, t_->oob_ifindex, t_->oob_ifindex, 0, OobTopology::kOobIp, seq);
     }
     void put_neigh(const char *addr, const uint8_t mac[6], uint32_t seq) {
-        oob_neigh_key k{};
-        k.ifindex = t_->oob_ifindex;
-        k.family = AF_INET;
-        inet_pton(AF_INET, addr, k.addr);
-        oob_neigh n{};
-        std::memcpy(n.mac, mac, 6);
-        n.state = NUD_REACHABLE;
-        n.seq = seq;
-        ASSERT_EQ(bpf_map_update_elem(neighs_, &k, &n, BPF_ANY), 0);
+        oob::Mac m;
+        std::memcpy(m.data(), mac, 6);
+        maps_->put_neigh(t_->oob_ifindex, addr, m, seq);
     }
     std::unique_ptr<OobTopology> t_;
-    int routes_ = -1, neighs_ = -1;
-    uint32_t netns_ = 0;
+    std::unique_ptr<LearnedMaps> maps_;
 };
 
 TEST_F(MapSource, LearnedEntriesBuildTheHeaders) {

@@ -132,16 +132,19 @@ void StagedClassifier::add_vlan_port(uint32_t lower_ifindex, uint16_t vid, uint3
 }
 
 void StagedClassifier::divert_udp(const std::vector<uint16_t> &dports,
-                                  const std::vector<uint16_t> &ethertypes) {
+                                  const std::vector<uint16_t> &ethertypes, bool fragments) {
     oobbpf::RuleSetImage img;
     oob_rule_key udp_mask{}, type_mask{};
     udp_mask.l4proto = 0xff;
     udp_mask.dport = 0xffff;
     type_mask.l3proto = 0xffff;
-    img.masks.count = ethertypes.empty() ? 1 : 2;
-    img.masks.best_prio[0] = img.masks.best_prio[1] = 100;
+    oob_rule_key frag_mask{};
+    frag_mask.flags = OOB_KF_FRAG;
+    img.masks.count = 3;
+    img.masks.best_prio[0] = img.masks.best_prio[1] = img.masks.best_prio[2] = 100;
     img.masks.mask[0] = udp_mask;
     img.masks.mask[1] = type_mask;
+    img.masks.mask[2] = frag_mask;
     uint32_t id = 1;
     oob_rule_val v{};
     v.prio = 100;
@@ -158,6 +161,13 @@ void StagedClassifier::divert_udp(const std::vector<uint16_t> &dports,
         oob_rule_key k{};
         k.l3proto = htons(t);
         k.tuple = 1;
+        v.rule_id = id++;
+        img.entries.emplace_back(k, v);
+    }
+    if (fragments) {
+        oob_rule_key k{};
+        k.flags = OOB_KF_FRAG;
+        k.tuple = 2;
         v.rule_id = id++;
         img.entries.emplace_back(k, v);
     }

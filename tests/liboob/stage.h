@@ -52,8 +52,9 @@ public:
                        uint32_t port_id);
     // One rule set: divert UDP (IPv4 and IPv6) to each of dports, and every frame of each of
     // ethertypes (host order); rule ids from 1.
+    // With fragments, also every IP fragment (a rule naming fragments, as users would write).
     void divert_udp(const std::vector<uint16_t> &dports,
-                    const std::vector<uint16_t> &ethertypes = {});
+                    const std::vector<uint16_t> &ethertypes = {}, bool fragments = false);
 
     oobbpf::BpfTables &tables() { return *tables_; }
     const std::string &pin_root() const { return root_; }
