@@ -5,6 +5,7 @@
 #include "env.h"
 
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -97,6 +98,9 @@ TEST(SelectorCheck, FileErrors) {
     EXPECT_FAILS(t.path("missing.o"), "", NoFile,
                  "cannot open " + t.path("missing.o") + ": No such file or directory");
     EXPECT_FAILS(t.path(""), "", NotElf, "is a directory");
+    EXPECT_FAILS("/dev/null", "", NotElf, "/dev/null is not a regular file");
+    ASSERT_EQ(mkfifo(t.path("fifo.o").c_str(), 0600), 0);
+    EXPECT_FAILS(t.path("fifo.o"), "", NotElf, "is not a regular file");
     EXPECT_FAILS(t.file("text.o", "int main() { return 0; }\n"), "", NotElf, "is not an ELF file");
     EXPECT_FAILS(t.file("empty.o", ""), "", NotElf, "is not an ELF file");
     EXPECT_FAILS("/proc/self/exe", "", NotBpf, "is an ELF file for x86-64, not a BPF object");

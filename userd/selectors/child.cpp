@@ -482,13 +482,16 @@ std::string signal_name(int sig) {
 }  // namespace
 
 void check_elf_header(const std::string &file) {
-    UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    // O_NONBLOCK: a FIFO must not hang the caller; it is refused below.
+    UniqueFd fd(open(file.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK));
     if (!fd)
         throw SelectorError(Failure::NoFile, "cannot open " + file + ": " + std::strerror(errno),
                             errno);
     struct stat st;
     if (fstat(fd.get(), &st) == 0 && S_ISDIR(st.st_mode))
         throw SelectorError(Failure::NotElf, file + " is a directory, not an ELF object");
+    if (fstat(fd.get(), &st) == 0 && !S_ISREG(st.st_mode))
+        throw SelectorError(Failure::NotElf, file + " is not a regular file");
     Elf64_Ehdr eh{};
     ssize_t n = pread(fd.get(), &eh, sizeof(eh), 0);
     if (n < SELFMAG || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0)

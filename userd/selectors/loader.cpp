@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <cstring>
 #include <set>
 
@@ -139,7 +140,7 @@ void remove_pins(const std::string &dir) {
 class PendingPin {
   public:
     PendingPin(int fd, const std::string &pending, std::string path) : path_(std::move(path)) {
-        static unsigned n = 0;
+        static std::atomic<unsigned> n{0};
         tmp_ = pending + "/" + std::to_string(getpid()) + "_" + std::to_string(n++);
         unlink(tmp_.c_str());
         if (bpf_obj_pin(fd, tmp_.c_str()) != 0)
