@@ -3,6 +3,7 @@
  * The oobbpf selector SDK: write your own per-frame selection logic in C, compile it with clang,
  * load it with `oobbpf load DEV FILE.o`. Guide: docs/selectors.md.
  *
+ *	#include "vmlinux.h"
  *	#include <oobbpf/selector.h>
  *
  *	OOB_SELECTOR(my_sel)(struct xdp_md *ctx, const struct oob_pkt *pkt)
@@ -69,9 +70,9 @@
 #endif
 
 /*
- * The ABI the object was built for. `oobbpf load` reads it from the object's .rodata (it is also
- * visible with `bpftool map dump name <object>.rodata` once loaded) and refuses a mismatch: the
- * maps' layouts would disagree.
+ * The ABI the object was built for. `oobbpf load` reads it from the object's .rodata (once
+ * loaded, bpftool shows it in the selector's ".rodata" map) and refuses a mismatch: the maps'
+ * layouts would disagree.
  */
 const volatile __u32 oob_sdk_abi_version = OOB_ABI_VERSION;
 
