@@ -2,7 +2,7 @@
 // What this oobbpfd is built with: the selector loader (userd/selectors) and the route learners
 // (userd/learn), each present when its library is part of the build. Without them the daemon
 // runs and says so (`oobbpf status`, and one clear line from the commands that need them).
-#include "learner.h"
+#include "route_learner.h"
 #include "selector_loader.h"
 
 #include "error.h"

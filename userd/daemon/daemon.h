@@ -13,7 +13,7 @@
 
 #include "config.h"
 #include "datapath.h"
-#include "learner.h"
+#include "route_learner.h"
 #include "netlink.h"
 #include "paths.h"
 #include "probes.h"

@@ -1,0 +1,532 @@
+// SPDX-License-Identifier: MIT
+// oobbpf: the command line of oobbpf, in the style of bpftool and iproute2:
+//   oobbpf [-j] [-p] OBJECT COMMAND [ARGS]
+// Exact keywords (CLI11 does no prefix matching), --help at every level, -j JSON on every show
+// command, device names in all output. Changes go through oobbpfd; show commands ask it and read
+// the pinned maps themselves when it is down.
+#include "cli.h"
+
+#include "error.h"
+#include "rules.h"
+
+#include <CLI/CLI.hpp>
+#include <bpf/libbpf.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cstdarg>
+#include <fstream>
+#include <iostream>
+#include <sstream>
+#include <thread>
+
+using namespace oobbpf;
+using namespace oobbpf::cli;
+
+namespace oobbpf::cli {
+
+daemon::Client *Ctx::daemon_opt() {
+    if (!tried_) {
+        tried_ = true;
+        try {
+            client_ = daemon::Client::connect(paths.socket);
+        } catch (const Error &e) {
+            if (e.err() != ENOENT && e.err() != ECONNREFUSED)
+                throw;
+        }
+    }
+    return client_ ? &*client_ : nullptr;
+}
+
+daemon::Client &Ctx::daemon() {
+    if (daemon::Client *c = daemon_opt())
+        return *c;
+    throw Error("oobbpfd is not running (no daemon at " + paths.socket + ")");
+}
+
+json Ctx::call(const std::string &cmd, const json &args) {
+    std::vector<std::string> warnings;
+    json r = daemon().call_ok(cmd, args, &warnings);
+    for (const auto &w : warnings)
+        std::cerr << "oobbpf: warning: " << w << "\n";
+    return r;
+}
+
+void Ctx::emit(const json &j, const std::function<void()> &text) const {
+    if (json_out)
+        std::cout << j.dump(pretty ? 2 : -1, ' ', false, json::error_handler_t::replace) << "\n";
+    else
+        text();
+}
+
+void Ctx::note_direct() const {
+    if (!json_out)
+        std::cerr << "oobbpf: oobbpfd is not running; showing the pinned maps under "
+                  << paths.pin_root << "\n";
+}
+
+}  // namespace oobbpf::cli
+
+namespace {
+
+// A show command: from the daemon when it runs, else from the pinned maps.
+json show(Ctx &c, const std::string &cmd, const json &args, json (*direct)(const daemon::Paths &)) {
+    if (c.daemon_opt())
+        return c.call(cmd, args);
+    c.note_direct();
+    return direct(c.paths);
+}
+
+// Rules as the daemon shows them ({id, rule, spec, state, packets, bytes}), or from the saved
+// configuration when it is down.
+json rules_now(Ctx &c) {
+    if (c.daemon_opt())
+        return c.call("rule.show");
+    json out = direct_rules(c.paths);
+    for (auto &e : out)
+        e["rule"] = rules::format(rules::from_json(e["spec"]));
+    return out;
+}
+
+std::vector<rules::Rule> read_rule_file(const std::string &file) {
+    std::ifstream in(file);
+    if (!in)
+        throw sys_error("read " + file, errno);
+    std::stringstream ss;
+    ss << in.rdbuf();
+    const std::string text = ss.str();
+    const auto first = text.find_first_not_of(" \t\r\n");
+    if (first != std::string::npos && (text[first] == '[' || text[first] == '{')) {
+        json j;
+        try {
+            j = json::parse(text);
+        } catch (const json::parse_error &e) {
+            throw Error(file + ": not valid JSON (" + e.what() + ")");
+        }
+        try {
+            return rules::list_from_json(j.is_object() && j.contains("rules") ? j["rules"] : j);
+        } catch (const Error &e) {
+            throw Error(file + ": " + e.what());
+        }
+    }
+    // One rule per line in the CLI grammar; '#' starts a comment.
+    std::vector<rules::Rule> out;
+    std::istringstream lines(text);
+    std::string line;
+    for (int n = 1; std::getline(lines, line); n++) {
+        auto hash = line.find('#');
+        if (hash != std::string::npos)
+            line.erase(hash);
+        auto tokens = rules::split(line);
+        if (tokens.empty())
+            continue;
+        try {
+            out.push_back(rules::parse(tokens));
+        } catch (const Error &e) {
+            throw Error(file + ":" + std::to_string(n) + ": " + e.what());
+        }
+    }
+    return out;
+}
+
+json specs_for_export(const json &shown) {
+    json out = json::array();
+    for (const auto &r : shown)
+        out.push_back(r["spec"]);
+    return out;
+}
+
+int libbpf_quiet(libbpf_print_level, const char *, va_list) {
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    Ctx c;
+    CLI::App app{"oobbpf: out-of-band network diversion (OBJECT COMMAND [ARGS])", "oobbpf"};
+    app.require_subcommand(1);
+    bool version = false;
+    app.add_flag("-j,--json", c.json_out, "JSON output");
+    app.add_flag("-p,--pretty", c.pretty, "indented JSON output (implies -j)");
+    app.add_flag("-v,--verbose", c.verbose, "more detail on failures");
+    app.add_option("--socket", c.overrides.socket, "oobbpfd's socket (env OOBBPF_SOCKET)");
+    app.add_option("--pin-root", c.overrides.pin_root, "pin root (env OOBBPF_PIN_ROOT)");
+    app.add_option("--state-dir", c.overrides.state_dir, "state directory (env OOBBPF_STATE_DIR)");
+    app.add_flag("--version", version, "print the version and exit");
+    app.require_subcommand(0, 1);
+
+    std::string dev, dev2, file, section, mode, dst, from, oif, rule_file;
+    int64_t vid = 0;
+    uint32_t mark = 0, rule_id = 0;
+    int tos = 0;
+    bool force = false, watch = false;
+    double interval = 1.0;
+    std::string first_token;
+
+    // Keyword arguments (`dev DEV`, `mode native`) are sub-commands with one positional, as in
+    // iproute2; several may follow one another.
+    auto keyword = [](CLI::App *parent, const char *name, const char *help, auto &value,
+                      const char *meta) {
+        CLI::App *k = parent->add_subcommand(name, help);
+        k->add_option(meta, value, help)->required();
+        k->require_subcommand(0, 0);
+        return k;
+    };
+
+    // ---- port ----
+    CLI::App *port = app.add_subcommand("port", "oob ports: devices that carry oob traffic");
+    CLI::App *port_add = port->add_subcommand(
+        "add",
+        "make DEV an oob port (turns diversion on: on DEV, or on the lower device of a "
+        "VLAN device)");
+    port_add->add_option("DEV", dev, "device")->required();
+    port_add->add_flag("--force", force, "replace a foreign XDP program on the device");
+    CLI::App *port_del = port->add_subcommand("del", "DEV is an oob port no more");
+    port_del->add_option("DEV", dev, "device")->required();
+    CLI::App *port_show = port->add_subcommand("show", "list oob ports");
+    port_show->add_option("DEV", dev, "only this port");
+    port->require_subcommand(1);
+
+    // ---- divert ----
+    CLI::App *divert = app.add_subcommand("divert", "diversion: devices running the classifier");
+    CLI::App *divert_on = divert->add_subcommand("on", "turn diversion on for DEV");
+    divert_on->add_option("DEV", dev, "device")->required();
+    divert_on->add_flag("--force", force, "replace a foreign XDP program on the device");
+    divert_on->require_subcommand(0, 0);
+    keyword(divert_on, "mode", "XDP mode: native or generic (default: native, else generic)", mode,
+            "MODE")
+        ->get_option("MODE")
+        ->check(CLI::IsMember({"native", "generic"}));
+    CLI::App *divert_off = divert->add_subcommand("off", "turn diversion off for DEV");
+    divert_off->add_option("DEV", dev, "device")->required();
+    CLI::App *divert_show = divert->add_subcommand("show", "list diverting devices");
+    divert_show->add_option("DEV", dev, "only this device");
+    divert->require_subcommand(1);
+
+    // ---- vlan ----
+    CLI::App *vlan = app.add_subcommand("vlan", "oob VLAN sets: IP frames on these VIDs divert");
+    CLI::App *vlan_add = vlan->add_subcommand("add", "add VID to the global set or DEV's set");
+    vlan_add->add_option("VID", vid, "VLAN id, 2..4094")->required();
+    vlan_add->add_flag("--force", force, "replace a foreign XDP program on the device");
+    vlan_add->require_subcommand(0, 0);
+    keyword(vlan_add, "dev", "the set of this (lower) device instead of the global set", dev2,
+            "DEV");
+    CLI::App *vlan_del = vlan->add_subcommand("del", "remove VID from the global set or DEV's");
+    vlan_del->add_option("VID", vid, "VLAN id")->required();
+    vlan_del->require_subcommand(0, 0);
+    keyword(vlan_del, "dev", "the set of this device", dev2, "DEV");
+    CLI::App *vlan_show = vlan->add_subcommand("show", "list oob VLANs");
+    vlan_show->add_option("VID", vid, "only this VID");
+    vlan_show->require_subcommand(0, 0);
+    keyword(vlan_show, "dev", "only the set of this device", dev2, "DEV");
+    vlan->require_subcommand(1);
+
+    // ---- rule ----
+    const char *grammar =
+        "RULE: [dev DEV] [vlan VID] [ip|ip6|ether TYPE] [src PREFIX] [dst PREFIX]\n"
+        "      [udp|tcp|icmp|icmp6|proto N] [sport P[-Q]] [dport P[-Q]] [dscp N] [frag]\n"
+        "      [prio N] action divert|pass|drop";
+    CLI::App *rule = app.add_subcommand("rule", "flow rules");
+    CLI::App *rule_add =
+        rule->add_subcommand("add", "add a rule, e.g. udp dport 7000 action divert");
+    rule_add->add_option("RULE", first_token, "the rule (see below)")->required();
+    rule_add->prefix_command();  // the rest of the line is the rule, parsed by the rule library
+    rule_add->footer(grammar);
+    CLI::App *rule_del = rule->add_subcommand("del", "delete rule ID, or the rule that reads RULE");
+    rule_del->add_option("ID|RULE", first_token, "rule id or rule")->required();
+    rule_del->prefix_command();
+    CLI::App *rule_show = rule->add_subcommand("show", "list rules with their counters");
+    rule_show->add_option("ID", rule_id, "only this rule");
+    CLI::App *rule_flush = rule->add_subcommand("flush", "delete every rule");
+    CLI::App *rule_import = rule->add_subcommand(
+        "import",
+        "replace the rule set with FILE's, atomically (JSON from export, or one rule "
+        "per line)");
+    rule_import->add_option("FILE", rule_file, "rule file")->required();
+    CLI::App *rule_export = rule->add_subcommand("export", "print the rule set as JSON");
+    rule->require_subcommand(1);
+
+    // ---- selectors ----
+    CLI::App *load = app.add_subcommand("load", "load a custom selector (FILE.o) onto DEV");
+    load->add_option("DEV", dev, "device")->required();
+    load->add_option("FILE", file, "selector object (built with <oobbpf/selector.h>)")->required();
+    load->require_subcommand(0, 0);
+    keyword(load, "section", "program or section name (when FILE holds several)", section, "NAME");
+    CLI::App *unload = app.add_subcommand("unload", "remove DEV's custom selector");
+    unload->add_option("DEV", dev, "device")->required();
+
+    // ---- route, neigh ----
+    CLI::App *route = app.add_subcommand("route", "learned routes towards oob ports");
+    CLI::App *route_show = route->add_subcommand("show", "list learned routes");
+    CLI::App *route_resolve = route->add_subcommand(
+        "resolve",
+        "ask the in-band stack to decide now: DST [from SRC] [mark M] [tos T] [oif DEV]");
+    route_resolve->add_option("DST", dst, "destination address")->required();
+    route_resolve->require_subcommand(0, 0);
+    CLI::App *k_from = keyword(route_resolve, "from", "source address", from, "SRC");
+    CLI::App *k_mark = keyword(route_resolve, "mark", "firewall mark", mark, "M");
+    CLI::App *k_tos = keyword(route_resolve, "tos", "type of service", tos, "T");
+    k_tos->get_option("T")->check(CLI::Range(0, 255));
+    CLI::App *k_oif = keyword(route_resolve, "oif", "output device", oif, "DEV");
+    route->require_subcommand(1);
+    CLI::App *neigh = app.add_subcommand("neigh", "learned neighbours of oob ports");
+    CLI::App *neigh_show = neigh->add_subcommand("show", "list learned neighbours");
+    neigh->require_subcommand(1);
+
+    // ---- stats, status, xsk ----
+    CLI::App *stats = app.add_subcommand("stats", "counters per port (verdicts, reasons) and rule");
+    stats->add_flag("-w,--watch", watch, "refresh until interrupted, with rates");
+    stats->add_option("-i,--interval", interval, "seconds between refreshes (default 1)")
+        ->check(CLI::Range(0.1, 3600.0));
+    CLI::App *status =
+        app.add_subcommand("status", "daemon, kernel features, attach modes, learner, versions");
+    CLI::App *xsk = app.add_subcommand("xsk", "oob sockets registered for diverted frames");
+    CLI::App *xsk_show = xsk->add_subcommand("show", "list registered AF_XDP sockets");
+    xsk->require_subcommand(1);
+
+    if (argc == 1) {
+        std::cout << app.help();
+        return 0;
+    }
+    try {
+        app.parse(argc, argv);
+    } catch (const CLI::CallForHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::CallForAllHelp &e) {
+        return app.exit(e);
+    } catch (const CLI::ParseError &e) {
+        // One line, as every other failure; --help tells the grammar.
+        std::cerr << "oobbpf: " << e.what() << " (see --help)\n";
+        return 2;
+    }
+    if (version) {
+        std::cout << "oobbpf " << OOBBPF_VERSION << " (ABI " << OOB_ABI_VERSION << ")\n";
+        return 0;
+    }
+    if (app.get_subcommands().empty()) {
+        std::cerr << "oobbpf: an OBJECT is required (see --help)\n";
+        return 2;
+    }
+    if (c.pretty)
+        c.json_out = true;
+    libbpf_set_print(libbpf_quiet);  // failures come back as one line each
+
+    try {
+        c.paths = daemon::resolve_paths(c.overrides, true);
+
+        // ---- port ----
+        if (*port_add) {
+            json r = c.call("port.add", {{"dev", dev}, {"force", force}});
+            c.emit(r, [&] { print_ports(json::array({r})); });
+        } else if (*port_del) {
+            c.call("port.del", {{"dev", dev}});
+        } else if (*port_show) {
+            json args = json::object();
+            if (!dev.empty())
+                args["dev"] = dev;
+            json r = show(c, "port.show", args, direct_ports);
+            if (!dev.empty() && !c.daemon_opt()) {
+                json only = json::array();
+                for (const auto &p : r)
+                    if (p["dev"] == dev)
+                        only.push_back(p);
+                if (only.empty())
+                    throw Error(dev + " is not an oob port");
+                r = only;
+            }
+            c.emit(r, [&] { print_ports(r); });
+        }
+        // ---- divert ----
+        else if (*divert_on) {
+            json args = {{"dev", dev}, {"on", true}, {"force", force}};
+            if (!mode.empty())
+                args["mode"] = mode;
+            json r = c.call("divert.set", args);
+            c.emit(r, [&] { print_divert(json::array({r})); });
+        } else if (*divert_off) {
+            c.call("divert.set", {{"dev", dev}, {"on", false}});
+        } else if (*divert_show) {
+            json args = json::object();
+            if (!dev.empty())
+                args["dev"] = dev;
+            json r = show(c, "divert.show", args, direct_divert);
+            if (!dev.empty() && !c.daemon_opt()) {
+                json only = json::array();
+                for (const auto &d : r)
+                    if (d["dev"] == dev)
+                        only.push_back(d);
+                if (only.empty())
+                    throw Error(dev + " does not divert");
+                r = only;
+            }
+            c.emit(r, [&] { print_divert(r); });
+        }
+        // ---- vlan ----
+        else if (*vlan_add || *vlan_del) {
+            json args = {{"vid", vid}};
+            if (!dev2.empty())
+                args["dev"] = dev2;
+            if (*vlan_add)
+                args["force"] = force;
+            json r = c.call(*vlan_add ? "vlan.add" : "vlan.del", args);
+            if (*vlan_add)
+                c.emit(r, [&] {
+                    r["state"] = "active";
+                    print_vlans(json::array({r}));
+                });
+        } else if (*vlan_show) {
+            json args = json::object();
+            if (vlan_show->get_option("VID")->count())
+                args["vid"] = vid;
+            if (!dev2.empty())
+                args["dev"] = dev2;
+            json r;
+            if (c.daemon_opt()) {
+                r = c.call("vlan.show", args);
+            } else {
+                c.note_direct();
+                json all = direct_vlans(c.paths);
+                r = json::array();
+                for (const auto &v : all)
+                    if ((!args.contains("vid") || v["vid"] == vid) &&
+                        (!args.contains("dev") || v["dev"] == dev2))
+                        r.push_back(v);
+            }
+            c.emit(r, [&] { print_vlans(r); });
+        }
+        // ---- rule ----
+        else if (*rule_add) {
+            std::vector<std::string> tokens = {first_token};
+            for (auto &t : rule_add->remaining())
+                tokens.push_back(t);
+            rules::Rule r = rules::parse(tokens);
+            json res = c.call("rule.add", {{"rule", rules::to_json(r)}});
+            c.emit(res, [&] {
+                std::cout << "rule " << res["id"] << ": " << res["rule"].get<std::string>() << "\n";
+            });
+        } else if (*rule_del) {
+            std::vector<std::string> tokens = {first_token};
+            for (auto &t : rule_del->remaining())
+                tokens.push_back(t);
+            json args;
+            if (tokens.size() == 1 &&
+                tokens[0].find_first_not_of("0123456789") == std::string::npos &&
+                tokens[0].size() < 10)
+                args = {{"id", std::stoll(tokens[0])}};
+            else
+                args = {{"rule", rules::to_json(rules::parse(tokens))}};
+            c.call("rule.del", args);
+        } else if (*rule_show) {
+            json r = rules_now(c);
+            if (rule_id) {
+                json only = json::array();
+                for (const auto &e : r)
+                    if (e["id"] == rule_id)
+                        only.push_back(e);
+                if (only.empty())
+                    throw Error("no rule " + std::to_string(rule_id));
+                r = only;
+            }
+            c.emit(r, [&] { print_rules(r); });
+        } else if (*rule_flush) {
+            json r = c.call("rule.flush");
+            (void)r;
+        } else if (*rule_import) {
+            auto list = read_rule_file(rule_file);
+            c.daemon();  // a clear "not running" before anything else
+            json r = c.call("rule.replace", {{"rules", rules::to_json(list)}});
+            c.emit(r, [&] { std::cout << r["rules"] << " rules installed\n"; });
+        } else if (*rule_export) {
+            std::cout << specs_for_export(rules_now(c)).dump(2) << "\n";
+        }
+        // ---- selectors ----
+        else if (*load) {
+            std::string path = file;
+            if (!path.empty() && path[0] != '/') {
+                char cwd[4096];
+                if (getcwd(cwd, sizeof(cwd)))
+                    path = std::string(cwd) + "/" + path;
+            }
+            json args = {{"dev", dev}, {"file", path}};
+            if (!section.empty())
+                args["section"] = section;
+            json r = c.call("load", args);
+            c.emit(r, [&] {
+                std::cout << dev << ": selector " << r.value("program", std::string("?"))
+                          << " loaded (prog id " << r.value("prog_id", 0u) << ")\n";
+            });
+        } else if (*unload) {
+            c.call("unload", {{"dev", dev}});
+        }
+        // ---- route, neigh ----
+        else if (*route_show) {
+            json r = read_routes(c.paths);
+            c.emit(r, [&] { print_routes(r); });
+        } else if (*route_resolve) {
+            json args = {{"dst", dst}};
+            if (*k_from)
+                args["from"] = from;
+            if (*k_mark)
+                args["mark"] = mark;
+            if (*k_tos)
+                args["tos"] = tos;
+            if (*k_oif)
+                args["oif"] = oif;
+            json r = c.call("route.resolve", args);
+            c.emit(r, [&] { print_resolved(r); });
+        } else if (*neigh_show) {
+            json r = read_neighs(c.paths);
+            c.emit(r, [&] { print_neighs(r); });
+        }
+        // ---- stats, status, xsk ----
+        else if (*stats) {
+            json rules = rules_now(c);
+            json now = read_stats(c.paths, rules);
+            if (!watch) {
+                c.emit(now, [&] { print_stats(now, nullptr, 0); });
+            } else {
+                const bool tty = isatty(STDOUT_FILENO);
+                auto t0 = std::chrono::steady_clock::now();
+                json prev;
+                for (;;) {
+                    auto t = std::chrono::steady_clock::now();
+                    double dt = std::chrono::duration<double>(t - t0).count();
+                    if (c.json_out) {
+                        json line = now;
+                        line["time"] = static_cast<int64_t>(time(nullptr));
+                        std::cout << line.dump() << std::endl;
+                    } else {
+                        if (tty)
+                            std::cout << "\033[H\033[2J";
+                        print_stats(now, prev.is_null() ? nullptr : &prev, dt);
+                        std::cout << std::endl;
+                    }
+                    prev = now;
+                    t0 = t;
+                    std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+                    now = read_stats(c.paths, rules);
+                }
+            }
+        } else if (*status) {
+            json r;
+            if (c.daemon_opt()) {
+                r = c.call("status");
+                r["daemon"]["running"] = true;
+            } else {
+                r = direct_status(c.paths);
+            }
+            c.emit(r, [&] { print_status(r); });
+        } else if (*xsk_show) {
+            json r = show(c, "xsk.show", json::object(), direct_xsks);
+            c.emit(r, [&] { print_xsks(r); });
+        }
+        return 0;
+    } catch (const std::exception &e) {
+        std::string msg = e.what();
+        auto nl = msg.find('\n');
+        std::cerr << "oobbpf: " << (nl == std::string::npos ? msg : msg.substr(0, nl)) << "\n";
+        return 1;
+    }
+}
