@@ -452,3 +452,46 @@ TEST_F(SelectorBpf, FailedLoadsLeaveThePreviousSelector) {
     std::remove(v1.c_str());
     sh("ip link del odummy0");  // and its peer
 }
+
+// The kernel's own refusal (a bare EINVAL when a program does not match the prog array's
+// owner) is translated too. Here the selector slot belongs to an array whose owner is an XDP
+// program without frags: the checks pass, the kernel refuses, the old program stays.
+TEST_F(SelectorBpf, KernelRefusalIsTranslated) {
+    // r0 = XDP_PASS; exit: an XDP program without the frags flag.
+    const bpf_insn insns[] = {
+        {BPF_ALU64 | BPF_MOV | BPF_K, BPF_REG_0, 0, 0, XDP_PASS},
+        {BPF_JMP | BPF_EXIT, 0, 0, 0, 0},
+    };
+    int prog = bpf_prog_load(BPF_PROG_TYPE_XDP, "plain_xdp", "GPL", insns, 2, nullptr);
+    ASSERT_GE(prog, 0) << std::strerror(errno);
+    int arr = bpf_map_create(BPF_MAP_TYPE_PROG_ARRAY, "oob_selectors", 4, 4, OOB_MAX_DEVS, nullptr);
+    ASSERT_GE(arr, 0) << std::strerror(errno);
+    uint32_t slot = 0;
+    ASSERT_EQ(bpf_map_update_elem(arr, &slot, &prog, BPF_ANY), 0);  // the owner: no frags
+    const std::string pin = root() + "/" + OOB_PIN_SELECTORS;
+    ASSERT_EQ(unlink(pin.c_str()), 0);
+    ASSERT_EQ(bpf_obj_pin(arr, pin.c_str()), 0);
+    uint32_t before = 0;
+    ASSERT_EQ(bpf_map_lookup_elem(arr, &slot, &before), 0);
+
+    try {
+        load(root(), "lo", bpf_object_path("sel_ethercat"));
+        ADD_FAILURE() << "loaded into a prog array owned by a non-frags program";
+    } catch (const SelectorError &e) {
+        EXPECT_EQ(e.failure(), Failure::WrongType) << e.what();
+        EXPECT_NE(std::string(e.what()).find("the kernel refused sel_ethercat of " +
+                                             bpf_object_path("sel_ethercat") +
+                                             " in lo's selector slot (EINVAL): its program type "
+                                             "or flags differ from the classifier's"),
+                  std::string::npos)
+            << e.what();
+    }
+    uint32_t after = 0;
+    EXPECT_EQ(bpf_map_lookup_elem(arr, &slot, &after), 0);
+    EXPECT_EQ(after, before) << "the previous program stays";
+    EXPECT_FALSE(show(root(), "lo")) << "no pin for what was not installed";
+    EXPECT_FALSE(std::filesystem::exists(root() + "/selector/lo")) << "nor an empty directory";
+    EXPECT_FALSE(cls_->dev(kLo).flags & OOB_DEV_SELECTOR);
+    close(arr);
+    close(prog);
+}

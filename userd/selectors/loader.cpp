@@ -244,6 +244,15 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
 
     // Everything that can fail without harm happens before the slot update.
     const std::string pending = pending_dir(pin_root, dev);
+    // Whatever happens, directories left empty go (rmdir refuses non-empty ones, so the
+    // previous selector's pins stay); declared before the pins, so it runs after their cleanup.
+    struct EmptyDirs {
+        std::vector<std::string> dirs;
+        ~EmptyDirs() {
+            for (const auto &d : dirs)
+                rmdir(d.c_str());
+        }
+    } empty_dirs{{pending, mdir, dev_dir(pin_root, dev)}};
     make_dir(dev_dir(pin_root, dev));
     make_dir(pending);
     std::vector<PendingPin> pins;
@@ -288,10 +297,7 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
     for (const auto &n : dir_entries(mdir))
         if (!keep.count(mdir + "/" + n))
             unlink((mdir + "/" + n).c_str());
-    if (r.maps.empty())
-        rmdir(mdir.c_str());
     pins.clear();
-    rmdir(pending.c_str());
 
     // Frames are handed over only now that the slot holds the selector (no OOB_R_SELECTOR_ERR).
     if (!(d.flags & OOB_DEV_SELECTOR)) {
