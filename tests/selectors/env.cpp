@@ -107,8 +107,7 @@ InNetns::InNetns(const Netns &ns) {
             close(fd);
         if (saved_ >= 0)
             close(saved_);
-        throw std::runtime_error("cannot enter namespace " + ns.name() + ": " +
-                                 std::strerror(err));
+        throw std::runtime_error("cannot enter namespace " + ns.name() + ": " + std::strerror(err));
     }
     close(fd);
 }
