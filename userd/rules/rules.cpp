@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <queue>
 #include <set>
 #include <sstream>
 
@@ -957,113 +958,100 @@ size_t masks_of(const Placement &at) {
 
 // Greedy merging of masks, cheapest first: two masks merge into their join (the union of their
 // fields, the longer length in each dimension) when it can hold both exactly; the cost is the
-// entries that grow, per mask saved. Above OOB_MAX_MASKS it must merge and may fill the tables;
-// below, it merges while the entries stay within a soft budget (twice the natural count, or
-// 4096 more), because every mask costs each frame a hash lookup while entries only cost memory.
-// The cost of every pair is kept and only the pairs of a changed mask are computed again.
+// entries that grow. Above OOB_MAX_MASKS it must merge and may fill the tables; below, it merges
+// while the entries stay within a soft budget (twice the natural count, or 4096 more), because
+// every mask costs each frame a hash lookup while entries only cost memory. Pair costs wait in a
+// heap; a pair whose mask has changed since is dropped when it comes up, and the merged mask's
+// pairs are pushed anew. A pair over budget stays over: the total only grows, the limit only
+// shrinks.
 Placement merge_masks(const Groups &gs) {
     struct Node {
         Shape shape;
         std::vector<std::pair<GroupKey, double>> groups;
         bool alive = true;
+        uint32_t version = 0;
     };
     std::vector<Node> nodes;
     std::map<Shape, size_t> index;  // alive nodes
     for (const auto &[g, count] : gs) {
         auto [it, fresh] = index.emplace(g.shape, nodes.size());
         if (fresh)
-            nodes.push_back({g.shape, {}, true});
+            nodes.push_back({g.shape, {}, true, 0});
         nodes[it->second].groups.push_back({g, count});
     }
-    Placement at;
     auto place = [&] {
+        Placement at;
         for (const auto &n : nodes)
             if (n.alive)
                 for (const auto &[g, c] : n.groups)
                     at[g] = n.shape;
         return at;
     };
-    if (nodes.size() > 2048)
+    if (nodes.size() > 4096)
         return place();  // pathological: left as it is, the limit check will say so
 
-    constexpr double kNo = -1;
-    auto delta_of = [&](size_t i, size_t k) {
-        const Shape j = join(nodes[i].shape, nodes[k].shape);
+    double total = 0;
+    for (const auto &[g, count] : gs)
+        total += count;
+    const double soft = std::min<double>(kMaxEntries, std::max(2 * total, total + 4096));
+
+    struct Cand {
+        double cost;
+        size_t i, k;
+        uint32_t vi, vk;
+        bool operator>(const Cand &o) const {
+            return std::tie(cost, i, k) > std::tie(o.cost, o.i, o.k);
+        }
+    };
+    std::priority_queue<Cand, std::vector<Cand>, std::greater<Cand>> heap;
+    auto push_pair = [&](size_t i, size_t k) {
+        const Shape &a = nodes[i].shape, &b = nodes[k].shape;
+        // Cheap refusal first: neither the device nor, for non-IP rules, the ethertype can be
+        // enumerated.
+        const uint16_t fixed = OOB_F_IFINDEX;
+        if ((a.base & fixed) != (b.base & fixed))
+            return;
+        const Shape j = join(a, b);
         double delta = 0;
         for (size_t side : {i, k}) {
             if (nodes[side].shape == j)
                 continue;
             for (const auto &[g, count] : nodes[side].groups) {
                 if (!can_hold(g, j))
-                    return kNo;
+                    return;
                 delta += count * (multiplier(g, j) - multiplier(g, nodes[side].shape));
             }
         }
-        return delta;
-    };
-    std::vector<std::vector<double>> cost;  // cost[i][k], k < i
-    auto fill_row = [&](size_t i) {
-        cost.resize(std::max(cost.size(), i + 1));
-        cost[i].assign(i, kNo);
-        for (size_t k = 0; k < i; k++)
-            if (nodes[k].alive)
-                cost[i][k] = delta_of(i, k);
-    };
-    auto fill_column = [&](size_t k) {
-        for (size_t i = k + 1; i < nodes.size(); i++)
-            if (nodes[i].alive)
-                cost[i][k] = delta_of(i, k);
+        if (total + delta <= kMaxEntries)
+            heap.push({delta, std::min(i, k), std::max(i, k), nodes[std::min(i, k)].version,
+                       nodes[std::max(i, k)].version});
     };
     for (size_t i = 0; i < nodes.size(); i++)
-        fill_row(i);
+        for (size_t k = 0; k < i; k++)
+            push_pair(i, k);
 
-    double total = 0;
-    for (const auto &[g, count] : gs)
-        total += count;
-    const double soft = std::min<double>(kMaxEntries, std::max(2 * total, total + 4096));
     size_t alive = nodes.size();
-    for (;;) {
+    while (!heap.empty()) {
+        const Cand c = heap.top();
+        heap.pop();
+        if (!nodes[c.i].alive || !nodes[c.k].alive || nodes[c.i].version != c.vi ||
+            nodes[c.k].version != c.vk)
+            continue;  // stale
         const double limit = alive > OOB_MAX_MASKS ? kMaxEntries : soft;
-        size_t bi = 0, bk = 0;
-        double best_score = 0, best_delta = 0;
-        bool found = false;
-        for (size_t i = 0; i < nodes.size(); i++) {
-            if (!nodes[i].alive)
-                continue;
-            for (size_t k = 0; k < i; k++) {
-                const double d = cost[i][k];
-                if (!nodes[k].alive || d < 0 || total + d > limit)
-                    continue;
-                if (found && d / 2 >= best_score)
-                    continue;
-                // Merging into a third mask that exists already saves two.
-                const Shape j = join(nodes[i].shape, nodes[k].shape);
-                const bool third =
-                    !(j == nodes[i].shape) && !(j == nodes[k].shape) && index.count(j);
-                const double score = d / (third ? 2.0 : 1.0);
-                if (!found || score < best_score) {
-                    found = true;
-                    bi = i;
-                    bk = k;
-                    best_score = score;
-                    best_delta = d;
-                }
-            }
-        }
-        if (!found)
-            return place();
-        const Shape j = join(nodes[bi].shape, nodes[bk].shape);
+        if (total + c.cost > limit)
+            continue;
+        const Shape j = join(nodes[c.i].shape, nodes[c.k].shape);
         size_t target;
         auto it = index.find(j);
         if (it != index.end()) {
             target = it->second;
         } else {
             target = nodes.size();
-            nodes.push_back({j, {}, true});
+            nodes.push_back({j, {}, true, 0});
             index.emplace(j, target);
             alive++;
         }
-        for (size_t side : {bi, bk}) {
+        for (size_t side : {c.i, c.k}) {
             if (side == target)
                 continue;
             auto &n = nodes[side];
@@ -1074,10 +1062,13 @@ Placement merge_masks(const Groups &gs) {
             index.erase(n.shape);
             alive--;
         }
-        total += best_delta;
-        fill_row(target);
-        fill_column(target);
+        nodes[target].version++;
+        total += c.cost;
+        for (size_t k = 0; k < nodes.size(); k++)
+            if (k != target && nodes[k].alive)
+                push_pair(target, k);
     }
+    return place();
 }
 
 void put_bytes(__be32 *words, u128 v) {
