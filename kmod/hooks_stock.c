@@ -37,6 +37,9 @@ static void oobk_fib4_probe(void *data, u32 tb_id, const struct flowi4 *flp,
 	/* A hit, for an output lookup: input lookups carry the receiving device as iif. */
 	if (err || !nhc || flp->flowi4_iif != LOOPBACK_IFINDEX)
 		return;
+	/* One of the module's own resolutions: it only wants to know which table answered. */
+	if (oobk_resolver_note(tb_id))
+		return;
 	dev = nhc->nhc_dev;
 	if (!dev)
 		return;
@@ -51,7 +54,7 @@ static void oobk_fib4_probe(void *data, u32 tb_id, const struct flowi4 *flp,
 	if (r && ktime_get_ns() - READ_ONCE(r->learned_ns) <
 		 (u64)READ_ONCE(route_refresh_ms) * NSEC_PER_MSEC)
 		goto out;
-	oobk_route_trigger(net, &key, tb_id);
+	oobk_route_trigger(net, &key);
 out:
 	rcu_read_unlock();
 }

@@ -11,7 +11,12 @@
  * selection, without source address or MTU, so a worker asks the in-band stack for the whole
  * decision (ip_route_output_key() with the flow's selectors, the in-kernel RTM_GETROUTE) and
  * records that. The worker's own lookup fires the tracepoint again; the flow is still marked in
- * flight then, so it is not queued twice.
+ * flight then, so it is not queued twice; the probe notes which table answered it instead.
+ *
+ * Revalidation: an entry is only looked up again by the in-band stack when an in-band sender
+ * uses the flow, and the oob path sends without asking it. So every change of the namespace's
+ * IPv4 FIB or rules (FIB notifier) schedules a pass over its entries that asks the stack again
+ * and rewrites what changed, or deletes what no longer leads to an oob port.
  *
  * Neighbours: the netevent notifier (NETEVENT_NEIGH_UPDATE) mirrors every valid ARP/ND entry
  * of an oob port device; an entry that stops being valid is removed.
@@ -24,6 +29,7 @@
 #include <linux/netdevice.h>
 #include <linux/workqueue.h>
 #include <net/dst.h>
+#include <net/fib_notifier.h>
 #include <net/inet_ecn.h>
 #include <net/neighbour.h>
 #include <net/netevent.h>
@@ -74,15 +80,13 @@ void oobk_route_key4(struct oob_route_key *key, const struct net *net, const str
 	key->src[0] = fl4->saddr;
 }
 
-/* ip_learn_oob_route() semantics: record rt, the decision for the flow key, if it leads to an oob
- * port. fl4 is the flow after the lookup (its saddr is the chosen source). */
-void oobk_learn_route4(struct net *net, const struct oob_route_key *key,
-		       const struct flowi4 *fl4, const struct rtable *rt, u32 table)
+/* The entry for decision rt (fl4: the flow after the lookup); -ENOENT when it does not lead to
+ * an oob port or cannot be expressed (non-unicast, IPv6 gateway). */
+static int oobk_route_value4(struct net *net, const struct flowi4 *fl4, const struct rtable *rt,
+			     u32 table, struct oob_route *r)
 {
-	struct oobk_net *on = oobk_net(net);
 	const struct net_device *dev = rt->dst.dev;
 	const struct oobk_mapset *m;
-	struct oob_route r;
 	bool port = false;
 	u32 lower = 0;
 	u16 vid = 0;
@@ -93,29 +97,128 @@ void oobk_learn_route4(struct net *net, const struct oob_route_key *key,
 		port = oobk_port_dev(m, dev, &lower, &vid);
 	rcu_read_unlock();
 	/* Unicast via an IPv4 gateway or on-link only: an IPv6 gateway has no place in the entry. */
-	if (!port || rt->rt_type != RTN_UNICAST || rt->rt_gw_family == AF_INET6) {
-		atomic64_inc(&on->routes_failed);
-		return;
-	}
+	if (!port || rt->rt_type != RTN_UNICAST || rt->rt_gw_family == AF_INET6)
+		return -ENOENT;
 
-	memset(&r, 0, sizeof(r));
-	r.oif = dev->ifindex;
-	r.lower_ifindex = lower;
-	r.vid = vid;
-	r.family = AF_INET;
-	r.flags = OOB_ROUTE_COMPLETE;
+	memset(r, 0, sizeof(*r));
+	r->oif = dev->ifindex;
+	r->lower_ifindex = lower;
+	r->vid = vid;
+	r->family = AF_INET;
+	r->flags = OOB_ROUTE_COMPLETE;
 	if (rt->rt_gw_family == AF_INET) {
-		r.flags |= OOB_ROUTE_GATEWAY;
-		r.gw[0] = rt->rt_gw4;
+		r->flags |= OOB_ROUTE_GATEWAY;
+		r->gw[0] = rt->rt_gw4;
 	}
-	r.table = table;
-	r.mtu = dst_mtu(&rt->dst);
-	r.prefsrc[0] = fl4->saddr;
-	r.learned_ns = ktime_get_ns();
-	if (oobk_write_seq(on, OOBK_MAP_ROUTES, key, &r, offsetof(struct oob_route, seq)))
+	r->table = table;
+	r->mtu = dst_mtu(&rt->dst);
+	r->prefsrc[0] = fl4->saddr;
+	r->learned_ns = ktime_get_ns();
+	return 0;
+}
+
+/* ip_learn_oob_route() semantics: record rt, the decision for the flow key, if it leads to an oob
+ * port. fl4 is the flow after the lookup (its saddr is the chosen source). */
+void oobk_learn_route4(struct net *net, const struct oob_route_key *key,
+		       const struct flowi4 *fl4, const struct rtable *rt, u32 table)
+{
+	struct oobk_net *on = oobk_net(net);
+	struct oob_route r;
+
+	if (oobk_route_value4(net, fl4, rt, table, &r) ||
+	    oobk_write_seq(on, OOBK_MAP_ROUTES, key, &r, offsetof(struct oob_route, seq)))
 		atomic64_inc(&on->routes_failed);
 	else
 		atomic64_inc(&on->routes_learned);
+}
+
+/*
+ * Resolutions in flight: the tracepoint fires for our own lookups too; the probe records the
+ * table that answered (the last successful table lookup: the rules walk stops there) instead of
+ * queueing the flow again.
+ */
+struct oobk_resolver {
+	struct task_struct *task;
+	u32 table;
+};
+
+#define OOBK_RESOLVERS 8
+static struct oobk_resolver *oobk_resolvers[OOBK_RESOLVERS];
+static atomic_t oobk_nresolvers = ATOMIC_INIT(0);
+
+static bool oobk_resolver_begin(struct oobk_resolver *r)
+{
+	unsigned int i;
+
+	r->task = current;
+	r->table = 0;
+	for (i = 0; i < OOBK_RESOLVERS; i++) {
+		if (!cmpxchg(&oobk_resolvers[i], NULL, r)) {
+			atomic_inc(&oobk_nresolvers);
+			return true;
+		}
+	}
+	return false; /* all slots busy: the table stays unknown (0) */
+}
+
+static void oobk_resolver_end(struct oobk_resolver *r)
+{
+	unsigned int i;
+
+	for (i = 0; i < OOBK_RESOLVERS; i++) {
+		if (READ_ONCE(oobk_resolvers[i]) == r) {
+			WRITE_ONCE(oobk_resolvers[i], NULL);
+			atomic_dec(&oobk_nresolvers);
+		}
+	}
+}
+
+/* From the probe: is this lookup one of ours? Then note its table. */
+bool oobk_resolver_note(u32 table)
+{
+	struct oobk_resolver *r;
+	unsigned int i;
+
+	if (!atomic_read(&oobk_nresolvers))
+		return false;
+	for (i = 0; i < OOBK_RESOLVERS; i++) {
+		r = READ_ONCE(oobk_resolvers[i]);
+		if (r && r->task == current) {
+			r->table = table;
+			return true;
+		}
+	}
+	return false;
+}
+
+/*
+ * Ask the stack for the decision on flow key, as an in-band sender of that flow would: 0 and
+ * the entry in r, or an error (no route, or not towards an oob port).
+ */
+static int oobk_decide4(struct net *net, const struct oob_route_key *key, struct oob_route *r)
+{
+	struct oobk_resolver res;
+	struct flowi4 fl4;
+	struct rtable *rt;
+	bool noted;
+	int err;
+
+	memset(&fl4, 0, sizeof(fl4));
+	fl4.flowi4_oif = key->oif;
+	fl4.flowi4_mark = key->mark;
+	fl4.flowi4_tos = key->tos;
+	fl4.flowi4_scope = RT_SCOPE_UNIVERSE;
+	fl4.daddr = key->dst[0];
+	fl4.saddr = key->src[0];
+	noted = oobk_resolver_begin(&res);
+	rt = ip_route_output_key(net, &fl4);
+	if (noted)
+		oobk_resolver_end(&res);
+	if (IS_ERR(rt))
+		return PTR_ERR(rt);
+	err = oobk_route_value4(net, &fl4, rt, res.table, r);
+	ip_rt_put(rt);
+	return err;
 }
 
 /* ---- stock kernels: triggered flows, resolved by a worker ---------------------------------- */
@@ -126,7 +229,6 @@ enum { OOBK_P_FREE, OOBK_P_QUEUED, OOBK_P_INFLIGHT };
 struct oobk_pending {
 	struct net *net;	/* a reference while queued or in flight */
 	struct oob_route_key key;
-	u32 table;
 	u32 state;
 };
 
@@ -137,7 +239,7 @@ static void oobk_learn_fn(struct work_struct *work);
 static DECLARE_WORK(oobk_learn_work, oobk_learn_fn);
 
 /* Any context (the tracepoint fires in process and softirq context alike). */
-void oobk_route_trigger(struct net *net, const struct oob_route_key *key, u32 table)
+void oobk_route_trigger(struct net *net, const struct oob_route_key *key)
 {
 	struct oobk_pending *p, *slot = NULL;
 	unsigned long flags;
@@ -164,32 +266,22 @@ void oobk_route_trigger(struct net *net, const struct oob_route_key *key, u32 ta
 	if (!slot->net)
 		goto out; /* the namespace is going away */
 	slot->key = *key;
-	slot->table = table;
 	slot->state = OOBK_P_QUEUED;
 	queue_work(system_unbound_wq, &oobk_learn_work);
 out:
 	spin_unlock_irqrestore(&oobk_pending_lock, flags);
 }
 
-static void oobk_resolve4(struct net *net, const struct oob_route_key *key, u32 table)
+static void oobk_resolve4(struct net *net, const struct oob_route_key *key)
 {
-	struct flowi4 fl4;
-	struct rtable *rt;
+	struct oobk_net *on = oobk_net(net);
+	struct oob_route r;
 
-	memset(&fl4, 0, sizeof(fl4));
-	fl4.flowi4_oif = key->oif;
-	fl4.flowi4_mark = key->mark;
-	fl4.flowi4_tos = key->tos;
-	fl4.flowi4_scope = RT_SCOPE_UNIVERSE;
-	fl4.daddr = key->dst[0];
-	fl4.saddr = key->src[0];
-	rt = ip_route_output_key(net, &fl4);
-	if (IS_ERR(rt)) {
-		atomic64_inc(&oobk_net(net)->routes_failed);
-		return;
-	}
-	oobk_learn_route4(net, key, &fl4, rt, table);
-	ip_rt_put(rt);
+	if (oobk_decide4(net, key, &r) ||
+	    oobk_write_seq(on, OOBK_MAP_ROUTES, key, &r, offsetof(struct oob_route, seq)))
+		atomic64_inc(&on->routes_failed);
+	else
+		atomic64_inc(&on->routes_learned);
 }
 
 static void oobk_learn_fn(struct work_struct *work)
@@ -198,7 +290,6 @@ static void oobk_learn_fn(struct work_struct *work)
 	struct oob_route_key key;
 	unsigned int i;
 	struct net *net;
-	u32 table;
 
 	for (;;) {
 		spin_lock_irq(&oobk_pending_lock);
@@ -213,11 +304,10 @@ static void oobk_learn_fn(struct work_struct *work)
 		p->state = OOBK_P_INFLIGHT;
 		net = p->net;
 		key = p->key;
-		table = p->table;
 		spin_unlock_irq(&oobk_pending_lock);
 
 		if (key.family == AF_INET)
-			oobk_resolve4(net, &key, table);
+			oobk_resolve4(net, &key);
 
 		spin_lock_irq(&oobk_pending_lock);
 		p->state = OOBK_P_FREE;
@@ -226,6 +316,128 @@ static void oobk_learn_fn(struct work_struct *work)
 		put_net(net);
 		cond_resched();
 	}
+}
+
+/* ---- revalidation after FIB and rule changes ----------------------------------------------- */
+/* Ask again for flow key: rewrite its entry if the decision changed, delete it if the flow no
+ * longer leads to an oob port. false: the entry is gone. */
+static bool oobk_revalidate4(struct oobk_net *on, const struct oob_route_key *key)
+{
+	const struct oobk_mapset *m;
+	const struct oob_route *r;
+	struct oob_route now, cur;
+	bool have = false;
+
+	if (oobk_decide4(on->net, key, &now)) {
+		if (!oobk_delete(on, OOBK_MAP_ROUTES, key))
+			atomic64_inc(&on->purged);
+		return false;
+	}
+	rcu_read_lock();
+	m = rcu_dereference(on->maps);
+	r = m ? oobk_lookup(m, OOBK_MAP_ROUTES, key) : NULL;
+	if (r) {
+		/* A torn copy only costs a needless rewrite. */
+		memcpy(&cur, r, sizeof(cur));
+		have = true;
+	}
+	rcu_read_unlock();
+	if (have) {
+		now.learned_ns = cur.learned_ns;
+		now.seq = cur.seq;
+		if (!memcmp(&now, &cur, sizeof(now)))
+			return true; /* unchanged: readers see no seq movement */
+		now.learned_ns = ktime_get_ns();
+	}
+	if (!oobk_write_seq(on, OOBK_MAP_ROUTES, key, &now, offsetof(struct oob_route, seq)))
+		atomic64_inc(&on->routes_learned);
+	return true;
+}
+
+static void oobk_reval_fn(struct work_struct *work)
+{
+	struct oobk_net *on = container_of(to_delayed_work(work), struct oobk_net, reval);
+	struct oob_route_key prev, next;
+	const struct oobk_mapset *m;
+	bool have_prev = false;
+	struct bpf_map *map;
+	unsigned int budget;
+	int err;
+
+	/* Bounded: a concurrent delete of prev restarts the walk from the first entry. */
+	for (budget = 2 * OOB_MAX_ROUTES; budget; budget--) {
+		rcu_read_lock();
+		m = rcu_dereference(on->maps);
+		map = m ? m->map[OOBK_MAP_ROUTES] : NULL;
+		err = map ? map->ops->map_get_next_key(map, have_prev ? &prev : NULL, &next) :
+			    -ENOENT;
+		rcu_read_unlock();
+		if (err)
+			break;
+		if (next.netns == on->net->ns.inum && next.family == AF_INET &&
+		    !oobk_revalidate4(on, &next))
+			continue; /* deleted: prev's successor is the next candidate */
+		prev = next;
+		have_prev = true;
+		cond_resched();
+	}
+}
+
+/* Atomic context (the FIB notifier chain): only schedule. */
+static int oobk_fib_event(struct notifier_block *nb, unsigned long event, void *ptr)
+{
+	struct oobk_net *on = container_of(nb, struct oobk_net, fib_nb);
+	struct fib_notifier_info *info = ptr;
+
+	if (info->family != AF_INET)
+		return NOTIFY_DONE;
+	switch (event) {
+	case FIB_EVENT_ENTRY_REPLACE:
+	case FIB_EVENT_ENTRY_APPEND:
+	case FIB_EVENT_ENTRY_ADD:
+	case FIB_EVENT_ENTRY_DEL:
+	case FIB_EVENT_RULE_ADD:
+	case FIB_EVENT_RULE_DEL:
+		/* A burst (a flush, the replay at registration) makes one pass. */
+		mod_delayed_work(system_unbound_wq, &on->reval, msecs_to_jiffies(20));
+		break;
+	}
+	return NOTIFY_DONE;
+}
+
+void oobk_learn_net_init(struct oobk_net *on)
+{
+	INIT_DELAYED_WORK(&on->reval, oobk_reval_fn);
+	on->fib_nb.notifier_call = oobk_fib_event;
+}
+
+/* While the namespace's map set has a routes map (maps.c, under its lock; takes RTNL). */
+int oobk_reval_start(struct net *net)
+{
+	struct oobk_net *on = oobk_net(net);
+	int err;
+
+	if (on->fib_registered)
+		return 0;
+	err = register_fib_notifier(net, &on->fib_nb, NULL, NULL);
+	if (err) {
+		pr_warn("oobbpf: netns %u: FIB notifier: %d: learned routes are not revalidated\n",
+			net->ns.inum, err);
+		return err;
+	}
+	on->fib_registered = true;
+	return 0;
+}
+
+void oobk_reval_stop(struct net *net)
+{
+	struct oobk_net *on = oobk_net(net);
+
+	if (!on->fib_registered)
+		return;
+	unregister_fib_notifier(net, &on->fib_nb);
+	on->fib_registered = false;
+	cancel_delayed_work_sync(&on->reval);
 }
 
 /* ---- neighbours ---------------------------------------------------------------------------- */

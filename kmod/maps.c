@@ -90,6 +90,11 @@ static void oobk_maps_publish(struct net *net, struct oobk_mapset *ms)
 
 	mutex_lock(&oobk_maps_lock);
 	old = rcu_replace_pointer(on->maps, ms, lockdep_is_held(&oobk_maps_lock));
+	/* Learned routes follow FIB and rule changes while there is a routes map. */
+	if (ms && ms->map[OOBK_MAP_ROUTES])
+		oobk_reval_start(net);
+	else
+		oobk_reval_stop(net);
 	mutex_unlock(&oobk_maps_lock);
 	if (old) {
 		synchronize_rcu();
@@ -260,6 +265,7 @@ static int __net_init oobk_net_init(struct net *net)
 
 	on->net = net;
 	spin_lock_init(&on->write_lock);
+	oobk_learn_net_init(on);
 	RCU_INIT_POINTER(on->maps, NULL);
 	return 0;
 }

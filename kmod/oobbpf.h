@@ -17,9 +17,11 @@
 
 #include <linux/bpf.h>
 #include <linux/netdevice.h>
+#include <linux/notifier.h>
 #include <linux/rcupdate.h>
 #include <linux/skbuff.h>
 #include <linux/spinlock.h>
+#include <linux/workqueue.h>
 #include <net/net_namespace.h>
 #include <net/netns/generic.h>
 #include <net/route.h>
@@ -39,6 +41,10 @@ struct oobk_net {
 	struct oobk_mapset __rcu *maps;
 	/* Serialises the in-place (seqcount) writes to routes and neighs entries. */
 	spinlock_t write_lock;
+	/* Route revalidation after FIB and rule changes (learn.c), while a routes map is held. */
+	struct notifier_block fib_nb;
+	struct delayed_work reval;
+	bool fib_registered;
 	atomic64_t routes_learned;
 	atomic64_t routes_failed;
 	atomic64_t learn_dropped;
@@ -118,7 +124,11 @@ bool oobk_port_dev(const struct oobk_mapset *m, const struct net_device *dev, u3
 void oobk_route_key4(struct oob_route_key *key, const struct net *net, const struct flowi4 *fl4);
 void oobk_learn_route4(struct net *net, const struct oob_route_key *key,
 		       const struct flowi4 *fl4, const struct rtable *rt, u32 table);
-void oobk_route_trigger(struct net *net, const struct oob_route_key *key, u32 table);
+void oobk_route_trigger(struct net *net, const struct oob_route_key *key);
+bool oobk_resolver_note(u32 table);
+void oobk_learn_net_init(struct oobk_net *on);
+int oobk_reval_start(struct net *net);
+void oobk_reval_stop(struct net *net);
 int oobk_learn_init(void);
 void oobk_learn_exit(void);
 

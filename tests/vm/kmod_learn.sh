@@ -60,12 +60,23 @@ sleep 0.3
 vt_check_fails kmod_route_not_a_port route_has 'dst=10.3.0.9 '
 vt_match kmod_routes_count '^4$' sh -c "oobbpf-kmodctl routes $PIN | wc -l"
 
-# A route change is picked up on the next lookup of the flow once its entry is older than
-# route_refresh_ms; the entry is rewritten in place, seq moves on by 2.
+# The oob path sends without asking the stack, so FIB and rule changes revalidate the entries
+# by themselves: a changed decision is rewritten in place (seq moves on by 2), a flow that no
+# longer leads to an oob port loses its entry, unaffected entries stay as they are.
 ip route replace 10.9.0.0/16 via 10.1.0.253 dev va
+vt_check kmod_route_revalidated vt_wait 5 route_has 'dst=10.9.1.1 src=0.0.0.0 oif_key=0 mark=0 .* gw=10.1.0.253 .* seq=2$'
+vt_match kmod_route_policy_untouched 'dst=10.9.1.1 .* mark=7 .* seq=0$' oobbpf-kmodctl routes "$PIN"
+ip route del 10.9.0.0/16 via 10.1.0.253 dev va
+vt_check kmod_route_revalidated_away vt_wait 5 sh -c "! oobbpf-kmodctl routes $PIN | grep -q 'dst=10.9.1.1 src=0.0.0.0 oif_key=0 mark=0 '"
+ip rule del fwmark 7 table 100
+vt_check kmod_rule_change_revalidated vt_wait 5 sh -c "! oobbpf-kmodctl routes $PIN | grep -q 'mark=7 '"
+# Learned again on the next lookup; a lookup after route_refresh_ms confirms the entry (seq +2).
+ip route add 10.9.0.0/16 via 10.1.0.254 dev va
+ip route get 10.9.1.1 >/dev/null
+vt_check kmod_route_relearned vt_wait 5 route_has 'dst=10.9.1.1 src=0.0.0.0 oif_key=0 mark=0 .* gw=10.1.0.254 .* seq=0$'
 sleep 0.2
 ip route get 10.9.1.1 >/dev/null
-vt_check kmod_route_relearned vt_wait 5 route_has 'dst=10.9.1.1 src=0.0.0.0 oif_key=0 mark=0 .* gw=10.1.0.253 .* seq=2$'
+vt_check kmod_route_refreshed vt_wait 5 route_has 'dst=10.9.1.1 src=0.0.0.0 oif_key=0 mark=0 .* gw=10.1.0.254 .* seq=2$'
 
 # bpftool reads the same entries (field names from the maps' BTF).
 vt_match kmod_routes_bpftool '"prefsrc": \[' bpftool map dump pinned "$PIN/routes"
@@ -92,6 +103,9 @@ vt_match kmod_neighs_bpftool '"mac": \[' bpftool map dump pinned "$PIN/neighs"
 
 # ---- devices --------------------------------------------------------------------------------
 # Down: the VLAN port's route and neighbour go, the rest stays.
+ip rule add fwmark 7 table 100
+ip route get 10.9.1.1 mark 7 >/dev/null
+vt_check kmod_route_policy_again vt_wait 5 route_has "oif=$VLAN "
 ip link set va.42 down
 vt_check kmod_purge_down_routes vt_wait 5 sh -c "! oobbpf-kmodctl routes $PIN | grep -q 'oif=$VLAN '"
 vt_check kmod_purge_down_neighs vt_wait 5 sh -c "! oobbpf-kmodctl neighs $PIN | grep -q 'ifindex=$VLAN '"
