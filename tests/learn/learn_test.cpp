@@ -59,8 +59,8 @@ struct Topo {
         // A VLAN port is (device, lower device, VID) from the port configuration, whatever
         // the upper device is. Kernels built without 802.1Q get a macvlan upper device as the
         // stand-in (the peer then answers on its plain device).
-        real_vlan = host.sh("ip link add link " + v0.a + " name " + a42 + " type vlan id 42")
-                        .status == 0;
+        real_vlan =
+            host.sh("ip link add link " + v0.a + " name " + a42 + " type vlan id 42").status == 0;
         if (real_vlan) {
             peer.sh_ok("ip link add link " + v0.b + " name " + b42 + " type vlan id 42 && " +
                        "ip link set " + b42 + " up && ip addr add 10.42.0.2/24 dev " + b42);
@@ -77,8 +77,7 @@ struct Topo {
         host.sh_ok("ip -6 route add fd00:9::/64 via fd00:1::2 dev " + v0.a);
         host.sh_ok("ip route add 10.9.0.0/24 via 10.42.0.2 dev " + a42 + " table 100");
         host.sh_ok("ip route add 10.8.0.0/24 via 10.1.0.2 dev " + v0.a + " table 200");
-        host.sh_ok("ip route add 10.9.0.0/24 via 10.2.0.2 dev " + v1.a +
-                   " table 300");
+        host.sh_ok("ip route add 10.9.0.0/24 via 10.2.0.2 dev " + v1.a + " table 300");
         host.sh_ok("ip rule add from 10.42.0.1 lookup 100 pref 100");
         host.sh_ok("ip rule add fwmark 7 lookup 100 pref 101");
         host.sh_ok("ip rule add tos 0x10 lookup 100 pref 102");
@@ -92,7 +91,7 @@ struct Topo {
     ~Topo() { remove_pin_root(root); }
 
     uint32_t netns() const {
-        struct stat st{};
+        struct stat st {};
         stat(("/run/netns/" + host.name()).c_str(), &st);
         return uint32_t(st.st_ino);
     }
@@ -185,7 +184,9 @@ std::chrono::milliseconds wait_for(const std::function<bool()> &pred,
     return std::chrono::milliseconds(-1);
 }
 
-std::string ip(uint8_t family, const __be32 *a) { return addr_text(family, a); }
+std::string ip(uint8_t family, const __be32 *a) {
+    return addr_text(family, a);
+}
 
 std::string mac(const uint8_t *m) {
     char b[18];
@@ -461,8 +462,9 @@ TEST(LearnTpBtf, LearnsDecisionsOfInBandTraffic) {
     l.start();
     ASSERT_EQ(l.backend(), "tp_btf");
 
-    t.host.sh_ok("bash -c \"echo x > /dev/udp/10.9.0.9/9; echo x > /dev/udp/10.2.0.2/9;"
-                 " echo x > /dev/udp/fd00:9::9/9\"");
+    t.host.sh_ok(
+        "bash -c \"echo x > /dev/udp/10.9.0.9/9; echo x > /dev/udp/10.2.0.2/9;"
+        " echo x > /dev/udp/fd00:9::9/9\"");
     const auto k4 = key_of(l, "10.9.0.9");
     const auto k6 = key_of(l, "fd00:9::9");
     auto took = wait_for([&] { return find_route(l, k4) && find_route(l, k6); });
@@ -490,15 +492,21 @@ TEST(LearnTpBtf, LearnsDecisionsOfInBandTraffic) {
     EXPECT_GT(l.stats().decisions, 0U);
 }
 
-// ---- both back-ends: same decisions, same entries ------------------------------------------------
+// ---- both back-ends: same decisions, same entries
+// ------------------------------------------------
 
 TEST(LearnBackends, SameEntriesForSameDecisions) {
     OOBBPF_REQUIRE_PRIVILEGE();
     Topo t;
     const std::vector<ResolveRequest> rqs = {
-        req("10.9.0.9"),          req("10.9.0.9", "10.42.0.1"), req("10.9.0.9", "", 7),
-        req("10.9.0.9", "", 0, 0x10), req("10.9.0.9", "10.1.0.1"), req("10.1.0.2"),
-        req("fd00:9::9"),         req("fd00:1::2"),
+        req("10.9.0.9"),
+        req("10.9.0.9", "10.42.0.1"),
+        req("10.9.0.9", "", 7),
+        req("10.9.0.9", "", 0, 0x10),
+        req("10.9.0.9", "10.1.0.1"),
+        req("10.1.0.2"),
+        req("fd00:9::9"),
+        req("fd00:1::2"),
     };
     std::map<std::string, std::set<std::string>> seen;
     for (const std::string backend : {"tp_btf", "netlink"}) {
@@ -519,7 +527,8 @@ TEST(LearnBackends, SameEntriesForSameDecisions) {
     EXPECT_EQ(seen["tp_btf"], seen["netlink"]);
 }
 
-// ---- the pinned maps: bpftool prints them with field names ---------------------------------------
+// ---- the pinned maps: bpftool prints them with field names
+// ---------------------------------------
 
 TEST(LearnMaps, BpftoolPrettyPrintsRoutesAndNeighbours) {
     OOBBPF_REQUIRE_PRIVILEGE();
@@ -529,8 +538,7 @@ TEST(LearnMaps, BpftoolPrettyPrintsRoutesAndNeighbours) {
     l.resolve(req("10.9.0.9", "10.42.0.1"));
 
     auto dump = [&](const char *name) {
-        return nlohmann::json::parse(
-            sh_ok("bpftool -j map dump pinned " + t.root + "/" + name));
+        return nlohmann::json::parse(sh_ok("bpftool -j map dump pinned " + t.root + "/" + name));
     };
     nlohmann::json routes = dump(OOB_PIN_ROUTES);
     ASSERT_EQ(routes.size(), 1U) << routes.dump();
@@ -563,7 +571,8 @@ TEST(LearnMaps, BpftoolPrettyPrintsRoutesAndNeighbours) {
     EXPECT_NE(text.find("\"lower_ifindex\""), std::string::npos) << text;
 }
 
-// ---- lock-free reads over the pinned caches ------------------------------------------------------
+// ---- lock-free reads over the pinned caches
+// ------------------------------------------------------
 
 TEST(LearnCache, ReaderSeesWhatTheMapsHold) {
     OOBBPF_REQUIRE_PRIVILEGE();
@@ -596,9 +605,8 @@ TEST(LearnCache, ReaderSeesWhatTheMapsHold) {
 
     // Invalidation reaches the cache too.
     t.host.sh_ok("ip route del 10.9.0.0/24");
-    EXPECT_GE(wait_for([&] { return c.route(key_of(l, "10.9.0.9"), &none) == Lookup::miss; })
-                  .count(),
-              0);
+    EXPECT_GE(
+        wait_for([&] { return c.route(key_of(l, "10.9.0.9"), &none) == Lookup::miss; }).count(), 0);
 }
 
 TEST(LearnCache, RestartedLearnerAdoptsPinnedEntries) {
@@ -625,8 +633,11 @@ TEST(LearnCache, RestartedLearnerAdoptsPinnedEntries) {
 // the real BPF arrays: no torn entry, no lost entry.
 TEST(LearnCache, ReaderRacingWriterOnRealMaps) {
     OOBBPF_REQUIRE_PRIVILEGE();
-    ensure_bpffs();
-    const std::string root = make_pin_root();
+    struct PinRoot {
+        std::string path = make_pin_root();
+        ~PinRoot() { remove_pin_root(path); }
+    } pins;
+    const std::string &root = pins.path;
     struct MapSpec {
         const char *pin;
         bpf_map_type type;
@@ -643,7 +654,15 @@ TEST(LearnCache, ReaderRacingWriterOnRealMaps) {
          BPF_F_MMAPABLE},
         {OOB_PIN_CACHE_STATE, BPF_MAP_TYPE_ARRAY, 4, sizeof(oob_cache_state), 1, BPF_F_MMAPABLE},
     };
-    int fds[5];
+    struct Fds {
+        int fd[5] = {-1, -1, -1, -1, -1};
+        ~Fds() {
+            for (int f : fd)
+                if (f >= 0)
+                    close(f);
+        }
+    } maps;
+    int *fds = maps.fd;
     for (int i = 0; i < 5; i++) {
         LIBBPF_OPTS(bpf_map_create_opts, o, .map_flags = specs[i].flags);
         fds[i] = bpf_map_create(specs[i].type, nullptr, specs[i].key, specs[i].value,
@@ -705,7 +724,4 @@ TEST(LearnCache, ReaderRacingWriterOnRealMaps) {
         EXPECT_EQ(bad.load(), 0U);
         EXPECT_EQ(lost.load(), 0U);
     }
-    for (int fd : fds)
-        close(fd);
-    remove_pin_root(root);
 }

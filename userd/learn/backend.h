@@ -38,7 +38,7 @@ struct PortDev {
 
 // Where a back-end reports decided flows. Only called from Backend::poll().
 class Sink {
-public:
+  public:
     virtual ~Sink() = default;
     // The in-band stack took an output routing decision for this flow (key.netns is the
     // namespace it was taken in) and it may lead to an oob port. Duplicates are cheap.
@@ -46,14 +46,14 @@ public:
 };
 
 struct BackendContext {
-    uint32_t netns = 0;     // the learner's namespace (inode number)
-    std::string pin_root;   // where routes/neighs and the caches are pinned
-    int routes_fd = -1;     // the pinned routes map (read it to skip known flows)
+    uint32_t netns = 0;    // the learner's namespace (inode number)
+    std::string pin_root;  // where routes/neighs and the caches are pinned
+    int routes_fd = -1;    // the pinned routes map (read it to skip known flows)
     std::vector<PortDev> ports;
 };
 
 class Backend {
-public:
+  public:
     virtual ~Backend() = default;
     virtual const char *name() const = 0;
     // The set of learned devices changed (also called once before the first poll).

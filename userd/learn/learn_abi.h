@@ -43,32 +43,32 @@
 #define OOB_SLOT_DEAD 2 /* tombstone: probe on */
 
 struct oob_cache_state {
-	__u32 magic;		/* OOB_CACHE_MAGIC once the writer initialised the tables */
-	__u32 version;		/* OOB_CACHE_VERSION */
-	__u32 route_slots;	/* OOB_ROUTE_SLOTS */
-	__u32 neigh_slots;	/* OOB_NEIGH_SLOTS */
-	__u64 route_gen;	/* +2 per insertion/removal; odd while compacting */
-	__u64 neigh_gen;
-	__u32 writer_pid;
-	__u32 netns;		/* namespace whose decisions the tables hold */
-	__u64 pad[3];
+    __u32 magic;       /* OOB_CACHE_MAGIC once the writer initialised the tables */
+    __u32 version;     /* OOB_CACHE_VERSION */
+    __u32 route_slots; /* OOB_ROUTE_SLOTS */
+    __u32 neigh_slots; /* OOB_NEIGH_SLOTS */
+    __u64 route_gen;   /* +2 per insertion/removal; odd while compacting */
+    __u64 neigh_gen;
+    __u32 writer_pid;
+    __u32 netns; /* namespace whose decisions the tables hold */
+    __u64 pad[3];
 };
 OOB_ASSERT_SIZE(oob_cache_state, 64);
 
 struct oob_route_slot {
-	__u32 seq;		/* seqlock: odd while being written */
-	__u32 state;		/* OOB_SLOT_* */
-	struct oob_route_key key;
-	struct oob_route route;
+    __u32 seq;   /* seqlock: odd while being written */
+    __u32 state; /* OOB_SLOT_* */
+    struct oob_route_key key;
+    struct oob_route route;
 };
 OOB_ASSERT_SIZE(oob_route_slot, 128);
 
 struct oob_neigh_slot {
-	__u32 seq;
-	__u32 state;
-	struct oob_neigh_key key;
-	struct oob_neigh neigh;
-	__u64 pad;
+    __u32 seq;
+    __u32 state;
+    struct oob_neigh_key key;
+    struct oob_neigh neigh;
+    __u64 pad;
 };
 OOB_ASSERT_SIZE(oob_neigh_slot, 64);
 
@@ -76,19 +76,18 @@ OOB_ASSERT_SIZE(oob_neigh_slot, 64);
  * The slot a key hashes to: 32-bit words of the key mixed with the murmur3 64-bit finalizer.
  * Every writer and reader must compute the same value, so this is part of the layout.
  */
-static inline __u32 oob_cache_hash(const __u32 *w, unsigned int words)
-{
-	__u64 h = 0x9e3779b97f4a7c15ULL ^ words;
-	unsigned int i;
+static inline __u32 oob_cache_hash(const __u32 *w, unsigned int words) {
+    __u64 h = 0x9e3779b97f4a7c15ULL ^ words;
+    unsigned int i;
 
-	for (i = 0; i < words; i++) {
-		h ^= w[i];
-		h *= 0xff51afd7ed558ccdULL;
-		h ^= h >> 33;
-	}
-	h *= 0xc4ceb9fe1a85ec53ULL;
-	h ^= h >> 33;
-	return (__u32)h;
+    for (i = 0; i < words; i++) {
+        h ^= w[i];
+        h *= 0xff51afd7ed558ccdULL;
+        h ^= h >> 33;
+    }
+    h *= 0xc4ceb9fe1a85ec53ULL;
+    h ^= h >> 33;
+    return (__u32)h;
 }
 
 /* Pinned names (next to OOB_PIN_ROUTES and OOB_PIN_NEIGHS). */
@@ -98,30 +97,23 @@ static inline __u32 oob_cache_hash(const __u32 *w, unsigned int words)
 
 /* ---- the tp_btf learner's private records (BPF <-> daemon, never pinned) ------------------ */
 
-/* A device whose routing decisions are learned: an oob port (or a VLAN port's device). */
-struct oob_learn_port_key {
-	__u32 netns;
-	__u32 ifindex;
-};
-OOB_ASSERT_SIZE(oob_learn_port_key, 8);
-
 /*
  * An output lookup towards a learned device, for a flow that has no entry yet. It is a trigger,
  * not the decision: the tracepoint fires per table and before multipath selection, so the
  * daemon asks the kernel for the whole decision (RTM_GETROUTE with key's selectors).
  */
 struct oob_learn_event {
-	struct oob_route_key key;
-	__u32 nh_ifindex;	/* the device the table lookup found */
-	__u32 table;
-	__u64 ts_ns;		/* bpf_ktime_get_ns() */
+    struct oob_route_key key;
+    __u32 nh_ifindex; /* the device the table lookup found */
+    __u32 table;
+    __u64 ts_ns; /* bpf_ktime_get_ns() */
 };
 OOB_ASSERT_SIZE(oob_learn_event, 64);
 
 /* Counters of the tp_btf programs (array indexes of learn_stats). */
-#define OOB_LS_EMITTED 0	/* events handed to user space */
-#define OOB_LS_DROPPED 1	/* ring buffer full: dropped (retried on the next lookup) */
-#define OOB_LS_THROTTLED 2	/* same unknown flow again within the throttle interval */
+#define OOB_LS_EMITTED 0   /* events handed to user space */
+#define OOB_LS_DROPPED 1   /* ring buffer full: dropped (retried on the next lookup) */
+#define OOB_LS_THROTTLED 2 /* same unknown flow again within the throttle interval */
 #define OOB_LS_MAX 4
 
 #endif /* OOBBPF_LEARN_ABI_H */

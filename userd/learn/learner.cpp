@@ -50,10 +50,11 @@ using Skel = std::unique_ptr<oob_learn, SkelDeleter>;
 
 // Opens the learner's BPF object with its public maps pinned under root (reused when already
 // pinned: a restarted daemon keeps its entries). The programs are loaded for tp_btf only.
-Skel load_object(const std::string &root, bool programs) {
+Skel load_object(const std::string &root, bool programs, uint32_t netns) {
     Skel s(oob_learn__open());
     if (!s)
         throw sys_error("oob_learn: open BPF object", errno);
+    s->rodata->learn_netns = netns;
     const std::pair<bpf_map *, const char *> pins[] = {
         {s->maps.oob_routes, OOB_PIN_ROUTES},
         {s->maps.oob_neighs, OOB_PIN_NEIGHS},
@@ -80,8 +81,8 @@ Skel load_object(const std::string &root, bool programs) {
 // ---- back-ends ---------------------------------------------------------------------------------
 
 class TpBtfBackend : public Backend {
-public:
-    TpBtfBackend(oob_learn *skel, uint32_t netns) : skel_(skel), netns_(netns) {
+  public:
+    explicit TpBtfBackend(oob_learn *skel) : skel_(skel) {
         int rc = oob_learn__attach(skel);
         if (rc)
             throw sys_error("tp_btf: attach fib_table_lookup/fib6_table_lookup", rc);
@@ -100,27 +101,15 @@ public:
     const char *name() const override { return "tp_btf"; }
 
     void set_ports(const std::vector<PortDev> &ports) override {
-        const int fd = bpf_map__fd(skel_->maps.learn_ports);
         std::unordered_set<uint32_t> want;
         for (const auto &p : ports)
             want.insert(p.ifindex);
-        std::vector<oob_learn_port_key> stale;
-        oob_learn_port_key k{}, next{};
-        const oob_learn_port_key *prev = nullptr;
-        while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-            if (next.netns == netns_ && !want.count(next.ifindex))
-                stale.push_back(next);
-            k = next;
-            prev = &k;
-        }
-        for (const auto &s : stale)
-            bpf_map_delete_elem(fd, &s);
-        for (uint32_t ifindex : want) {
-            oob_learn_port_key pk{netns_, ifindex};
-            __u32 one = 1;
-            check(bpf_map_update_elem(fd, &pk, &one, BPF_ANY),
-                  "tp_btf: learn_ports ifindex " + std::to_string(ifindex));
-        }
+        for (uint32_t ifindex : on_)
+            if (!want.count(ifindex))
+                mark(ifindex, 0);
+        for (uint32_t ifindex : want)
+            mark(ifindex, 1);
+        on_ = std::move(want);
     }
 
     int event_fd() const override { return ring_buffer__epoll_fd(rb_); }
@@ -133,6 +122,13 @@ public:
 
     void forget(const oob_route_key &key) override {
         bpf_map_delete_elem(bpf_map__fd(skel_->maps.learn_pending), &key);
+        // The programs' memo of known flows is only trusted within one generation.
+        const int fd = bpf_map__fd(skel_->maps.learn_gen);
+        __u32 zero = 0;
+        __u64 gen = 0;
+        bpf_map_lookup_elem(fd, &zero, &gen);
+        gen++;
+        bpf_map_update_elem(fd, &zero, &gen, BPF_ANY);
     }
 
     uint64_t dropped() const override {
@@ -147,7 +143,21 @@ public:
         return sum;
     }
 
-private:
+  private:
+    void mark(uint32_t ifindex, __u32 on) {
+        const std::string what = "tp_btf: learn_ports ifindex " + std::to_string(ifindex);
+        if (ifindex < kPortsDirect) {
+            check(bpf_map_update_elem(bpf_map__fd(skel_->maps.learn_ports), &ifindex, &on, BPF_ANY),
+                  what);
+        } else if (on) {
+            check(bpf_map_update_elem(bpf_map__fd(skel_->maps.learn_ports_big), &ifindex, &on,
+                                      BPF_ANY),
+                  what);
+        } else {
+            bpf_map_delete_elem(bpf_map__fd(skel_->maps.learn_ports_big), &ifindex);
+        }
+    }
+
     static int on_event(void *ctx, void *data, size_t size) {
         auto *self = static_cast<TpBtfBackend *>(ctx);
         if (size >= sizeof(oob_learn_event) && self->sink_)
@@ -156,21 +166,22 @@ private:
     }
 
     oob_learn *skel_;
-    uint32_t netns_;
     ring_buffer *rb_ = nullptr;
     Sink *sink_ = nullptr;
+    std::unordered_set<uint32_t> on_;
+    static constexpr uint32_t kPortsDirect = 65536;  // LEARN_PORTS_DIRECT
 };
 
 // Observes nothing: entries come from resolve().
 class NetlinkBackend : public Backend {
-public:
+  public:
     const char *name() const override { return "netlink"; }
     void set_ports(const std::vector<PortDev> &) override {}
 };
 
 // Runs the constructor's caller in another network namespace until destruction.
 class NetnsSwitch {
-public:
+  public:
     explicit NetnsSwitch(const std::string &path) {
         if (path.empty())
             return;
@@ -190,11 +201,13 @@ public:
     NetnsSwitch(const NetnsSwitch &) = delete;
     NetnsSwitch &operator=(const NetnsSwitch &) = delete;
 
-private:
+  private:
     UniqueFd orig_;
 };
 
-bool is_zero_addr(const __be32 *a) { return !a[0] && !a[1] && !a[2] && !a[3]; }
+bool is_zero_addr(const __be32 *a) {
+    return !a[0] && !a[1] && !a[2] && !a[3];
+}
 
 }  // namespace
 
@@ -220,8 +233,8 @@ struct Learner::Impl : Sink {
     std::condition_variable cv;
     std::unordered_map<uint32_t, PortDev> ports;
     std::unordered_map<uint32_t, rtnl::Link> links;
-    KeyMap<oob_route_key, uint64_t> watched;     // flow -> last time seen decided
-    KeyMap<oob_neigh_key, int> nexthops;         // next hops of learned routes (refcount)
+    KeyMap<oob_route_key, uint64_t> watched;       // flow -> last time seen decided
+    KeyMap<oob_neigh_key, int> nexthops;           // next hops of learned routes (refcount)
     KeyMap<oob_neigh_key, uint64_t> neigh_failed;  // when the in-band entry went FAILED
     KeyMap<oob_neigh_key, uint64_t> refreshed;     // last NTF_USE sent
     Stats st;
@@ -249,15 +262,14 @@ struct Learner::Impl : Sink {
 
     bool link_up(uint32_t ifindex) const {
         auto it = links.find(ifindex);
-        return it != links.end() && (it->second.flags & IFF_UP) &&
-               (it->second.flags & kIffLowerUp);
+        return it != links.end() && (it->second.flags & IFF_UP) && (it->second.flags & kIffLowerUp);
     }
 
     // ---- decisions ----
 
     // The complete decision for key from the kernel's answer, if it leads to a usable oob port.
-    std::optional<oob_route> evaluate(const oob_route_key &key, int rc,
-                                      const rtnl::RouteAnswer &a, std::string *why) const {
+    std::optional<oob_route> evaluate(const oob_route_key &key, int rc, const rtnl::RouteAnswer &a,
+                                      std::string *why) const {
         if (rc < 0) {
             *why = std::strerror(-rc);
             return std::nullopt;
@@ -318,9 +330,8 @@ struct Learner::Impl : Sink {
         watched[key] = monotonic_ns();
         if (watched.size() <= cfg.max_watched)
             return;
-        auto oldest = std::min_element(watched.begin(), watched.end(), [](auto &a, auto &b) {
-            return a.second < b.second;
-        });
+        auto oldest = std::min_element(watched.begin(), watched.end(),
+                                       [](auto &a, auto &b) { return a.second < b.second; });
         backend->forget(oldest->first);
         watched.erase(oldest);
     }
@@ -484,33 +495,33 @@ struct Learner::Impl : Sink {
 
     void on_event(const rtnl::Event &ev) {
         switch (ev.kind) {
-        case rtnl::Kind::route:
-        case rtnl::Kind::rule:
-        case rtnl::Kind::addr:
-        case rtnl::Kind::nexthop:
-            mark_dirty();
-            break;
-        case rtnl::Kind::link: {
-            const rtnl::Link &l = ev.link;
-            auto it = links.find(l.ifindex);
-            bool changed;
-            if (l.deleted) {
-                changed = it != links.end();
-                links.erase(l.ifindex);
-            } else {
-                changed = it == links.end() || it->second.flags != l.flags ||
-                          it->second.mtu != l.mtu || it->second.name != l.name;
-                links[l.ifindex] = l;
-            }
-            if (changed && port_or_lower(l.ifindex))
+            case rtnl::Kind::route:
+            case rtnl::Kind::rule:
+            case rtnl::Kind::addr:
+            case rtnl::Kind::nexthop:
                 mark_dirty();
-            break;
-        }
-        case rtnl::Kind::neigh:
-            on_neigh(ev.neigh);
-            break;
-        case rtnl::Kind::other:
-            break;
+                break;
+            case rtnl::Kind::link: {
+                const rtnl::Link &l = ev.link;
+                auto it = links.find(l.ifindex);
+                bool changed;
+                if (l.deleted) {
+                    changed = it != links.end();
+                    links.erase(l.ifindex);
+                } else {
+                    changed = it == links.end() || it->second.flags != l.flags ||
+                              it->second.mtu != l.mtu || it->second.name != l.name;
+                    links[l.ifindex] = l;
+                }
+                if (changed && port_or_lower(l.ifindex))
+                    mark_dirty();
+                break;
+            }
+            case rtnl::Kind::neigh:
+                on_neigh(ev.neigh);
+                break;
+            case rtnl::Kind::other:
+                break;
         }
     }
 
@@ -543,17 +554,17 @@ struct Learner::Impl : Sink {
             try {
                 for (int i = 0; i < n; i++) {
                     switch (evs[i].data.u32) {
-                    case 0:
-                        pump();
-                        break;
-                    case 1:
-                        backend->poll(*this);
-                        break;
-                    default: {
-                        uint64_t v;
-                        [[maybe_unused]] ssize_t r = read(wakefd.get(), &v, sizeof(v));
-                        break;
-                    }
+                        case 0:
+                            pump();
+                            break;
+                        case 1:
+                            backend->poll(*this);
+                            break;
+                        default: {
+                            uint64_t v;
+                            [[maybe_unused]] ssize_t r = read(wakefd.get(), &v, sizeof(v));
+                            break;
+                        }
                     }
                 }
                 if (dirty_first && due_ms() == 0)
@@ -584,12 +595,12 @@ struct Learner::Impl : Sink {
     void start_backend(const std::string &name) {
         const std::string &root = cfg.pin_root;
         if (name == "tp_btf") {
-            skel = load_object(root, true);
-            backend = std::make_unique<TpBtfBackend>(skel.get(), netns);
+            skel = load_object(root, true, netns);
+            backend = std::make_unique<TpBtfBackend>(skel.get());
         } else if (name == "kmod") {
             if (!cfg.kmod)
                 throw Error("kmod: back-end not built in");
-            skel = load_object(root, false);
+            skel = load_object(root, false, netns);
             BackendContext ctx;
             ctx.netns = netns;
             ctx.pin_root = root;
@@ -600,7 +611,7 @@ struct Learner::Impl : Sink {
             if (!backend)
                 throw Error("kmod: " + why);
         } else if (name == "netlink") {
-            skel = load_object(root, false);
+            skel = load_object(root, false, netns);
             backend = std::make_unique<NetlinkBackend>();
         } else {
             throw Error("route learner: unknown back-end '" + name +
@@ -686,7 +697,9 @@ struct Learner::Impl : Sink {
 
 Learner::Learner(Config cfg) : impl_(std::make_unique<Impl>(std::move(cfg))) {}
 
-Learner::~Learner() { stop(); }
+Learner::~Learner() {
+    stop();
+}
 
 void Learner::start() {
     try {
@@ -700,15 +713,25 @@ void Learner::start() {
     }
 }
 
-void Learner::stop() { impl_->stop(); }
+void Learner::stop() {
+    impl_->stop();
+}
 
-bool Learner::running() const { return impl_->started.load(); }
+bool Learner::running() const {
+    return impl_->started.load();
+}
 
-const std::string &Learner::backend() const { return impl_->backend_name; }
+const std::string &Learner::backend() const {
+    return impl_->backend_name;
+}
 
-const std::vector<std::string> &Learner::probe_notes() const { return impl_->notes; }
+const std::vector<std::string> &Learner::probe_notes() const {
+    return impl_->notes;
+}
 
-uint32_t Learner::netns() const { return impl_->netns; }
+uint32_t Learner::netns() const {
+    return impl_->netns;
+}
 
 void Learner::set_ports(std::vector<PortDev> ports) {
     Impl &m = *impl_;

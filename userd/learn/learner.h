@@ -60,7 +60,7 @@ struct ResolveRequest {
     std::optional<std::array<uint8_t, 16>> src;
     uint32_t mark = 0;
     uint8_t tos = 0;
-    std::string oif;  // device name; empty: any
+    std::string oif;    // device name; empty: any
     bool neigh = true;  // also resolve the next hop's link-layer address
     std::chrono::milliseconds timeout{3000};
     bool operator==(const ResolveRequest &) const = default;
@@ -69,10 +69,10 @@ struct ResolveRequest {
 struct Resolved {
     oob_route_key key{};
     oob_route route{};
-    std::string dev;        // route.oif
-    std::string lower_dev;  // route.lower_ifindex
-    std::string oif_dev;    // key.oif ("" when 0)
-    oob_neigh_key nh{};     // the next hop
+    std::string dev;                 // route.oif
+    std::string lower_dev;           // route.lower_ifindex
+    std::string oif_dev;             // key.oif ("" when 0)
+    oob_neigh_key nh{};              // the next hop
     std::optional<oob_neigh> neigh;  // its entry; empty when it did not resolve in time
     uint16_t neigh_state = 0;        // in-band NUD_* state when neigh is empty (0: no entry)
 };
@@ -93,7 +93,7 @@ struct Stats {
 };
 
 class Learner {
-public:
+  public:
     explicit Learner(Config cfg);
     ~Learner();  // stop()
     Learner(const Learner &) = delete;
@@ -127,7 +127,7 @@ public:
     std::vector<std::pair<oob_neigh_key, oob_neigh>> neighs() const;
     std::string dev_name(uint32_t ifindex) const;  // "" when unknown
 
-private:
+  private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };

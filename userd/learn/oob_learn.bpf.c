@@ -65,13 +65,26 @@ struct {
 	__type(value, struct oob_cache_state);
 } oob_cache_state SEC(".maps");
 
-/* Devices whose decisions are learned, per namespace (ifindexes are per namespace). */
+/*
+ * Devices whose decisions are learned, by ifindex, in the namespace this object learns for
+ * (learn_netns): every daemon loads its own object. An array, because this lookup runs on every
+ * output route lookup of the system and an array lookup is inlined by the verifier; devices
+ * with larger ifindexes go to learn_ports_big.
+ */
+#define LEARN_PORTS_DIRECT 65536
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, LEARN_PORTS_DIRECT);
+	__type(key, __u32);
+	__type(value, __u32);
+} learn_ports SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
 	__uint(max_entries, OOB_MAX_PORTS);
-	__type(key, struct oob_learn_port_key);
+	__type(key, __u32);
 	__type(value, __u32);
-} learn_ports SEC(".maps");
+} learn_ports_big SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -86,6 +99,32 @@ struct {
 	__type(value, __u64);
 } learn_pending SEC(".maps");
 
+/*
+ * Flows recently found in oob_routes, per CPU, direct-mapped: a known flow (the steady state)
+ * costs a cheap hash, an inlined array lookup and a compare instead of a hash-map lookup with a
+ * 48-byte key. Entries only leave oob_routes through the daemon, which then bumps learn_gen:
+ * a memo entry of an older generation is ignored.
+ */
+#define LEARN_MEMO_SLOTS 4096
+struct learn_memo {
+	struct oob_route_key key;
+	__u64 gen;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, LEARN_MEMO_SLOTS);
+	__type(key, __u32);
+	__type(value, struct learn_memo);
+} learn_memo SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} learn_gen SEC(".maps");
+
 struct {
 	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
 	__uint(max_entries, OOB_LS_MAX);
@@ -93,8 +132,22 @@ struct {
 	__type(value, __u64);
 } learn_stats SEC(".maps");
 
-/* Set before load: how long an unknown flow stays quiet after being reported. */
-const volatile __u64 throttle_ns = 1000000000ULL;
+/* Set before load. */
+const volatile __u32 learn_netns;		  /* inode of the namespace learned for */
+const volatile __u64 throttle_ns = 1000000000ULL; /* quiet time of a reported unknown flow */
+
+/* Kernels before the switch to dscp_t carried the routing TOS as flowic_tos. */
+struct flowi_common___tos {
+	__u8 flowic_tos;
+} __attribute__((preserve_access_index));
+
+/* The DS field the lookup routed on, ECN bits off (the key's tos). */
+static __always_inline __u8 flow_tos(const struct flowi_common *c)
+{
+	if (bpf_core_field_exists(c->flowic_dscp))
+		return c->flowic_dscp;
+	return ((const struct flowi_common___tos *)c)->flowic_tos & 0xfc;
+}
 
 static __always_inline void count(__u32 idx)
 {
@@ -104,27 +157,79 @@ static __always_inline void count(__u32 idx)
 		*c += 1;
 }
 
-/* Is this device learned? (ifindex of the nexthop device, in its own namespace) */
-static __always_inline int learned_dev(struct net_device *dev, __u32 *netns)
+/*
+ * A subprogram of its own: were both lookups in one function, clang would merge them into one
+ * call with a map chosen at run time, which the verifier cannot inline.
+ */
+static __noinline int learned_big(__u32 ifindex)
 {
-	struct oob_learn_port_key pk;
+	return bpf_map_lookup_elem(&learn_ports_big, &ifindex) != NULL;
+}
+
+/* Is this nexthop device one whose decisions are learned? */
+static __always_inline int learned_dev(struct net_device *dev)
+{
+	__u32 ifindex, *on;
 
 	if (!dev)
 		return 0;
-	pk.netns = BPF_CORE_READ(dev, nd_net.net, ns.inum);
-	pk.ifindex = BPF_CORE_READ(dev, ifindex);
-	*netns = pk.netns;
-	return bpf_map_lookup_elem(&learn_ports, &pk) != NULL;
+	/*
+	 * Plain loads: tp_btf arguments are BTF pointers, so the verifier turns these into
+	 * fault-tolerant loads without a helper call each.
+	 */
+	ifindex = dev->ifindex;
+	if (ifindex < LEARN_PORTS_DIRECT) {
+		on = bpf_map_lookup_elem(&learn_ports, &ifindex); /* inlined: an array */
+		if (!on || !*on)
+			return 0;
+	} else if (!learned_big(ifindex)) {
+		return 0;
+	}
+	/* The IPv4 tracepoint has no net argument: the namespace is the nexthop device's. */
+	return dev->nd_net.net->ns.inum == learn_netns;
+}
+
+static __always_inline int same_key(const struct oob_route_key *a, const struct oob_route_key *b)
+{
+	const __u64 *x = (const __u64 *)a, *y = (const __u64 *)b;
+	int i;
+
+	for (i = 0; i < (int)(sizeof(*a) / 8); i++)
+		if (x[i] != y[i])
+			return 0;
+	return 1;
+}
+
+static __always_inline __u32 memo_slot(const struct oob_route_key *k)
+{
+	__u32 h = k->dst[0] ^ k->dst[3] ^ k->src[0] ^ k->src[3] ^ k->mark ^ k->oif ^ k->tos;
+
+	h *= 0x9e3779b1U;
+	return h >> 20; /* LEARN_MEMO_SLOTS == 4096 */
 }
 
 static __always_inline void report(struct oob_route_key *key, __u32 nh_ifindex, __u32 table)
 {
 	struct oob_learn_event *ev;
-	__u64 now, *last;
+	struct learn_memo *memo;
+	__u64 now, *last, *gen;
+	__u32 zero = 0, slot;
 
-	/* Known flow: user space revalidates it on every route, rule and link change. */
-	if (bpf_map_lookup_elem(&oob_routes, key))
+	gen = bpf_map_lookup_elem(&learn_gen, &zero);
+	if (!gen)
 		return;
+	slot = memo_slot(key);
+	memo = bpf_map_lookup_elem(&learn_memo, &slot);
+	if (!memo)
+		return;
+	if (memo->gen == *gen && same_key(&memo->key, key))
+		return;
+	/* Known flow: user space revalidates it on every route, rule and link change. */
+	if (bpf_map_lookup_elem(&oob_routes, key)) {
+		__builtin_memcpy(&memo->key, key, sizeof(*key));
+		memo->gen = *gen;
+		return;
+	}
 	now = bpf_ktime_get_ns();
 	last = bpf_map_lookup_elem(&learn_pending, key);
 	if (last && now - *last < throttle_ns) {
@@ -152,21 +257,19 @@ int BPF_PROG(learn_fib4, u32 tb_id, const struct flowi4 *flp, const struct fib_n
 {
 	struct oob_route_key key = {};
 	struct net_device *dev;
-	__u32 netns;
 
 	if (err || !nhc)
 		return 0;
 	if (flp->__fl_common.flowic_iif != LOOPBACK_IFINDEX)
 		return 0; /* an input (forwarding or local delivery) lookup */
 	dev = nhc->nhc_dev;
-	/* No net argument here: the namespace is the nexthop device's. */
-	if (!learned_dev(dev, &netns))
+	if (!learned_dev(dev))
 		return 0;
-	key.netns = netns;
+	key.netns = learn_netns;
 	key.oif = flp->__fl_common.flowic_oif;
 	key.mark = flp->__fl_common.flowic_mark;
 	key.family = AF_INET;
-	key.tos = flp->__fl_common.flowic_dscp; /* DS field with ECN masked off */
+	key.tos = flow_tos(&flp->__fl_common);
 	key.dst[0] = flp->daddr;
 	key.src[0] = flp->saddr;
 	report(&key, dev->ifindex, tb_id);
@@ -180,7 +283,6 @@ int BPF_PROG(learn_fib6, const struct net *net, const struct fib6_result *res,
 	struct oob_route_key key = {};
 	struct net_device *dev;
 	struct fib6_nh *nh;
-	__u32 netns;
 
 	if (res->fib6_type != RTN_UNICAST)
 		return 0; /* no route, blackhole, unreachable, prohibit, local */
@@ -190,16 +292,16 @@ int BPF_PROG(learn_fib6, const struct net *net, const struct fib6_result *res,
 	if (!nh)
 		return 0;
 	dev = nh->nh_common.nhc_dev;
-	if (!learned_dev(dev, &netns))
+	if (!learned_dev(dev))
 		return 0;
-	key.netns = netns;
+	key.netns = learn_netns;
 	key.oif = flp->__fl_common.flowic_oif;
 	key.mark = flp->__fl_common.flowic_mark;
 	key.family = AF_INET6;
 	/* Traffic class, DSCP part: the flow label word is tclass << 20 | label. */
 	key.tos = (bpf_ntohl(flp->flowlabel) >> 20) & 0xfc;
-	BPF_CORE_READ_INTO(&key.dst, flp, daddr);
-	BPF_CORE_READ_INTO(&key.src, flp, saddr);
+	__builtin_memcpy(key.dst, flp->daddr.in6_u.u6_addr32, sizeof(key.dst));
+	__builtin_memcpy(key.src, flp->saddr.in6_u.u6_addr32, sizeof(key.src));
 	report(&key, dev->ifindex, table ? table->tb6_id : 0);
 	return 0;
 }

@@ -52,7 +52,9 @@ std::string hex(uint32_t v) {
     return b;
 }
 
-bool zero(const __be32 *a) { return !a[0] && !a[1] && !a[2] && !a[3]; }
+bool zero(const __be32 *a) {
+    return !a[0] && !a[1] && !a[2] && !a[3];
+}
 
 }  // namespace
 
@@ -142,8 +144,8 @@ std::string to_text(const Resolved &r) {
     if (r.neigh)
         s += " lladdr " + mac_text(r.neigh->mac) + " " + nud_state_name(r.neigh->state);
     else
-        s += " unresolved" + (r.neigh_state ? " (" + nud_state_name(r.neigh_state) + ")"
-                                            : std::string());
+        s += " unresolved" +
+             (r.neigh_state ? " (" + nud_state_name(r.neigh_state) + ")" : std::string());
     return s + "\n";
 }
 
@@ -163,8 +165,9 @@ nlohmann::json to_json(const Resolved &r) {
     j["lower_ifindex"] = rt.lower_ifindex;
     j["vlan"] = rt.vid;
     j["gateway"] = (rt.flags & OOB_ROUTE_GATEWAY) ? nlohmann::json(addr_text(k.family, rt.gw))
-                                                   : nlohmann::json();
-    j["prefsrc"] = zero(rt.prefsrc) ? nlohmann::json() : nlohmann::json(addr_text(k.family, rt.prefsrc));
+                                                  : nlohmann::json();
+    j["prefsrc"] =
+        zero(rt.prefsrc) ? nlohmann::json() : nlohmann::json(addr_text(k.family, rt.prefsrc));
     j["mtu"] = rt.mtu;
     j["table"] = rt.table;
     j["complete"] = bool(rt.flags & OOB_ROUTE_COMPLETE);

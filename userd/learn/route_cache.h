@@ -111,7 +111,7 @@ inline uint32_t cache_slot_of(const typename T::Key &k) {
 // CacheWriter (store.h), by the one writer.
 template <class T>
 class CacheView {
-public:
+  public:
     using Slot = typename T::Slot;
     using Key = typename T::Key;
     using Value = typename T::Value;
@@ -174,7 +174,7 @@ public:
 
     uint64_t generation() const noexcept { return __atomic_load_n(gen_, __ATOMIC_ACQUIRE); }
 
-protected:
+  protected:
     const Slot *slots_ = nullptr;
     const uint64_t *gen_ = nullptr;
 };
@@ -186,7 +186,7 @@ using NeighView = CacheView<NeighTable>;
 // Opening needs read and write permission on the pins (bpffs file modes; the kernel refuses a
 // shared mapping through a read-only fd), nothing afterwards. Move-only; unmaps on destruction.
 class CacheReader {
-public:
+  public:
     // Throws oobbpf::Error (e.g. "route cache /sys/fs/bpf/oobbpf/route_cache: No such file").
     static CacheReader open(const std::string &pin_root);
 
@@ -208,7 +208,7 @@ public:
     const RouteView &routes() const { return routes_; }
     const NeighView &neighs() const { return neighs_; }
 
-private:
+  private:
     void unmap() noexcept;
     struct Map {
         void *addr = nullptr;

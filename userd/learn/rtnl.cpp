@@ -19,7 +19,9 @@ namespace oobbpf::learn::rtnl {
 
 namespace {
 
-size_t addr_len(uint8_t family) { return family == AF_INET6 ? 16 : 4; }
+size_t addr_len(uint8_t family) {
+    return family == AF_INET6 ? 16 : 4;
+}
 
 bool is_zero(const __be32 *a, uint8_t family) {
     for (size_t i = 0; i < addr_len(family) / 4; i++)
@@ -58,43 +60,43 @@ int route_attr_cb(const nlattr *attr, void *data) {
     const size_t alen = addr_len(p->family);
     const uint16_t len = mnl_attr_get_payload_len(attr);
     switch (mnl_attr_get_type(attr)) {
-    case RTA_TABLE:
-        if (len >= 4)
-            a->table = mnl_attr_get_u32(attr);
-        break;
-    case RTA_OIF:
-        if (len >= 4)
-            a->oif = mnl_attr_get_u32(attr);
-        break;
-    case RTA_GATEWAY:
-        if (len >= alen) {
-            a->gw_family = p->family;
-            std::memcpy(a->gw, mnl_attr_get_payload(attr), alen);
-        }
-        break;
-    case RTA_VIA: {
-        // IPv4 routes may use an IPv6 next hop (RFC 5549): struct rtvia { family; addr[] }.
-        auto *via = static_cast<const rtvia *>(mnl_attr_get_payload(attr));
-        if (len >= sizeof(*via)) {
-            const size_t vlen = addr_len(uint8_t(via->rtvia_family));
-            if (len >= sizeof(*via) + vlen) {
-                a->gw_family = uint8_t(via->rtvia_family);
-                std::memcpy(a->gw, via->rtvia_addr, vlen);
+        case RTA_TABLE:
+            if (len >= 4)
+                a->table = mnl_attr_get_u32(attr);
+            break;
+        case RTA_OIF:
+            if (len >= 4)
+                a->oif = mnl_attr_get_u32(attr);
+            break;
+        case RTA_GATEWAY:
+            if (len >= alen) {
+                a->gw_family = p->family;
+                std::memcpy(a->gw, mnl_attr_get_payload(attr), alen);
             }
+            break;
+        case RTA_VIA: {
+            // IPv4 routes may use an IPv6 next hop (RFC 5549): struct rtvia { family; addr[] }.
+            auto *via = static_cast<const rtvia *>(mnl_attr_get_payload(attr));
+            if (len >= sizeof(*via)) {
+                const size_t vlen = addr_len(uint8_t(via->rtvia_family));
+                if (len >= sizeof(*via) + vlen) {
+                    a->gw_family = uint8_t(via->rtvia_family);
+                    std::memcpy(a->gw, via->rtvia_addr, vlen);
+                }
+            }
+            break;
         }
-        break;
-    }
-    case RTA_PREFSRC:
-        if (len >= alen) {
-            a->has_prefsrc = true;
-            std::memcpy(a->prefsrc, mnl_attr_get_payload(attr), alen);
-        }
-        break;
-    case RTA_METRICS:
-        mnl_attr_parse_nested(attr, metrics_cb, &a->mtu);
-        break;
-    default:
-        break;
+        case RTA_PREFSRC:
+            if (len >= alen) {
+                a->has_prefsrc = true;
+                std::memcpy(a->prefsrc, mnl_attr_get_payload(attr), alen);
+            }
+            break;
+        case RTA_METRICS:
+            mnl_attr_parse_nested(attr, metrics_cb, &a->mtu);
+            break;
+        default:
+            break;
     }
     return MNL_CB_OK;
 }
@@ -107,18 +109,18 @@ int neigh_attr_cb(const nlattr *attr, void *data) {
     Neigh *n = static_cast<NeighParse *>(data)->out;
     const uint16_t len = mnl_attr_get_payload_len(attr);
     switch (mnl_attr_get_type(attr)) {
-    case NDA_DST:
-        if (len == addr_len(n->family))
-            std::memcpy(n->addr, mnl_attr_get_payload(attr), len);
-        break;
-    case NDA_LLADDR:
-        if (len <= sizeof(n->lladdr)) {
-            n->lladdr_len = uint8_t(len);
-            std::memcpy(n->lladdr, mnl_attr_get_payload(attr), len);
-        }
-        break;
-    default:
-        break;
+        case NDA_DST:
+            if (len == addr_len(n->family))
+                std::memcpy(n->addr, mnl_attr_get_payload(attr), len);
+            break;
+        case NDA_LLADDR:
+            if (len <= sizeof(n->lladdr)) {
+                n->lladdr_len = uint8_t(len);
+                std::memcpy(n->lladdr, mnl_attr_get_payload(attr), len);
+            }
+            break;
+        default:
+            break;
     }
     return MNL_CB_OK;
 }
@@ -126,20 +128,20 @@ int neigh_attr_cb(const nlattr *attr, void *data) {
 int link_attr_cb(const nlattr *attr, void *data) {
     Link *l = static_cast<Link *>(data);
     switch (mnl_attr_get_type(attr)) {
-    case IFLA_IFNAME:
-        if (mnl_attr_validate(attr, MNL_TYPE_STRING) >= 0)
-            l->name = mnl_attr_get_str(attr);
-        break;
-    case IFLA_MTU:
-        if (mnl_attr_get_payload_len(attr) >= 4)
-            l->mtu = mnl_attr_get_u32(attr);
-        break;
-    case IFLA_LINK:
-        if (mnl_attr_get_payload_len(attr) >= 4)
-            l->link = mnl_attr_get_u32(attr);
-        break;
-    default:
-        break;
+        case IFLA_IFNAME:
+            if (mnl_attr_validate(attr, MNL_TYPE_STRING) >= 0)
+                l->name = mnl_attr_get_str(attr);
+            break;
+        case IFLA_MTU:
+            if (mnl_attr_get_payload_len(attr) >= 4)
+                l->mtu = mnl_attr_get_u32(attr);
+            break;
+        case IFLA_LINK:
+            if (mnl_attr_get_payload_len(attr) >= 4)
+                l->link = mnl_attr_get_u32(attr);
+            break;
+        default:
+            break;
     }
     return MNL_CB_OK;
 }
@@ -330,9 +332,9 @@ Monitor::Monitor() {
         mnl_socket_close(nl_);
         throw sys_error("rtnetlink monitor bind", err);
     }
-    const int groups[] = {RTNLGRP_LINK,       RTNLGRP_NEIGH,       RTNLGRP_IPV4_IFADDR,
-                          RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE,   RTNLGRP_IPV6_IFADDR,
-                          RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE,   RTNLGRP_NEXTHOP};
+    const int groups[] = {RTNLGRP_LINK,       RTNLGRP_NEIGH,     RTNLGRP_IPV4_IFADDR,
+                          RTNLGRP_IPV4_ROUTE, RTNLGRP_IPV4_RULE, RTNLGRP_IPV6_IFADDR,
+                          RTNLGRP_IPV6_ROUTE, RTNLGRP_IPV6_RULE, RTNLGRP_NEXTHOP};
     for (int g : groups) {
         if (mnl_socket_setsockopt(nl_, NETLINK_ADD_MEMBERSHIP, &g, sizeof(g)) < 0) {
             int err = errno;
@@ -347,7 +349,9 @@ Monitor::~Monitor() {
         mnl_socket_close(nl_);
 }
 
-int Monitor::fd() const { return mnl_socket_get_fd(nl_); }
+int Monitor::fd() const {
+    return mnl_socket_get_fd(nl_);
+}
 
 bool Monitor::drain(const std::function<void(const Event &)> &fn) {
     std::vector<char> buf(256 * 1024);
@@ -355,36 +359,36 @@ bool Monitor::drain(const std::function<void(const Event &)> &fn) {
     std::function<void(const nlmsghdr *)> each = [&](const nlmsghdr *nlh) {
         Event ev;
         switch (nlh->nlmsg_type) {
-        case RTM_NEWROUTE:
-        case RTM_DELROUTE:
-            ev.kind = Kind::route;
-            break;
-        case RTM_NEWRULE:
-        case RTM_DELRULE:
-            ev.kind = Kind::rule;
-            break;
-        case RTM_NEWADDR:
-        case RTM_DELADDR:
-            ev.kind = Kind::addr;
-            break;
-        case RTM_NEWNEXTHOP:
-        case RTM_DELNEXTHOP:
-            ev.kind = Kind::nexthop;
-            break;
-        case RTM_NEWLINK:
-        case RTM_DELLINK:
-            if (!parse_link(nlh, &ev.link))
+            case RTM_NEWROUTE:
+            case RTM_DELROUTE:
+                ev.kind = Kind::route;
+                break;
+            case RTM_NEWRULE:
+            case RTM_DELRULE:
+                ev.kind = Kind::rule;
+                break;
+            case RTM_NEWADDR:
+            case RTM_DELADDR:
+                ev.kind = Kind::addr;
+                break;
+            case RTM_NEWNEXTHOP:
+            case RTM_DELNEXTHOP:
+                ev.kind = Kind::nexthop;
+                break;
+            case RTM_NEWLINK:
+            case RTM_DELLINK:
+                if (!parse_link(nlh, &ev.link))
+                    return;
+                ev.kind = Kind::link;
+                break;
+            case RTM_NEWNEIGH:
+            case RTM_DELNEIGH:
+                if (!parse_neigh(nlh, &ev.neigh))
+                    return;
+                ev.kind = Kind::neigh;
+                break;
+            default:
                 return;
-            ev.kind = Kind::link;
-            break;
-        case RTM_NEWNEIGH:
-        case RTM_DELNEIGH:
-            if (!parse_neigh(nlh, &ev.neigh))
-                return;
-            ev.kind = Kind::neigh;
-            break;
-        default:
-            return;
         }
         fn(ev);
     };

@@ -58,7 +58,7 @@ struct Event {
 
 // Request/response socket. One request at a time (callers serialise).
 class Requester {
-public:
+  public:
     Requester();
     ~Requester();
     Requester(const Requester &) = delete;
@@ -74,7 +74,7 @@ public:
     int dump_neighs(const std::function<void(const Neigh &)> &fn);
     int dump_links(const std::function<void(const Link &)> &fn);
 
-private:
+  private:
     int transact(nlmsghdr *nlh, const std::function<void(const nlmsghdr *)> &fn);
     mnl_socket *nl_ = nullptr;
     uint32_t portid_ = 0;
@@ -83,7 +83,7 @@ private:
 
 // Multicast listener for the groups the learner follows. Non-blocking.
 class Monitor {
-public:
+  public:
     Monitor();
     ~Monitor();
     Monitor(const Monitor &) = delete;
@@ -94,7 +94,7 @@ public:
     // buffer overrun): the caller must resynchronise everything.
     bool drain(const std::function<void(const Event &)> &fn);
 
-private:
+  private:
     mnl_socket *nl_ = nullptr;
 };
 

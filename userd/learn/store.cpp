@@ -176,8 +176,8 @@ Store::Store(const StateFds &fds, uint32_t netns) : fds_(fds), netns_(netns) {
                            &route_len_, "route cache");
     neigh_mem_ = map_array(fds.neigh_cache, sizeof(oob_neigh_slot), OOB_NEIGH_SLOTS, true,
                            &neigh_len_, "neighbour cache");
-    state_mem_ = map_array(fds.cache_state, sizeof(oob_cache_state), 1, true, &state_len_,
-                           "cache state");
+    state_mem_ =
+        map_array(fds.cache_state, sizeof(oob_cache_state), 1, true, &state_len_, "cache state");
     state_ = static_cast<oob_cache_state *>(state_mem_);
     route_cache_ = CacheWriter<RouteTable>(static_cast<oob_route_slot *>(route_mem_),
                                            reinterpret_cast<uint64_t *>(&state_->route_gen));
@@ -306,15 +306,18 @@ std::vector<oob_neigh_key> Store::neigh_keys() const {
     return v;
 }
 
-void Store::compact_routes() { route_cache_.rebuild(entries_of(routes_)); }
-void Store::compact_neighs() { neigh_cache_.rebuild(entries_of(neighs_)); }
+void Store::compact_routes() {
+    route_cache_.rebuild(entries_of(routes_));
+}
+void Store::compact_neighs() {
+    neigh_cache_.rebuild(entries_of(neighs_));
+}
 
 // ---- reader ------------------------------------------------------------------------------------
 
 CacheReader CacheReader::open(const std::string &pin_root) {
     CacheReader r;
-    auto open_one = [&](const char *name, uint32_t value_size, uint32_t entries,
-                        Map *m) -> void * {
+    auto open_one = [&](const char *name, uint32_t value_size, uint32_t entries, Map *m) -> void * {
         const std::string path = pin_root + "/" + name;
         // A read-write fd although the mapping is read-only: the kernel refuses shared
         // mappings of files opened read-only (do_mmap drops VM_SHARED for them).
@@ -352,9 +355,13 @@ void CacheReader::unmap() noexcept {
     state_ = nullptr;
 }
 
-CacheReader::~CacheReader() { unmap(); }
+CacheReader::~CacheReader() {
+    unmap();
+}
 
-CacheReader::CacheReader(CacheReader &&o) noexcept { *this = std::move(o); }
+CacheReader::CacheReader(CacheReader &&o) noexcept {
+    *this = std::move(o);
+}
 
 CacheReader &CacheReader::operator=(CacheReader &&o) noexcept {
     if (this != &o) {
@@ -377,8 +384,8 @@ uint32_t CacheReader::netns() const noexcept {
 
 // ---- keys --------------------------------------------------------------------------------------
 
-oob_route_key route_key(uint32_t netns, int family, const void *dst, const void *src,
-                        uint32_t mark, uint8_t tos, uint32_t oif) {
+oob_route_key route_key(uint32_t netns, int family, const void *dst, const void *src, uint32_t mark,
+                        uint8_t tos, uint32_t oif) {
     oob_route_key k{};
     const size_t alen = family == AF_INET6 ? 16 : 4;
     k.netns = netns;
@@ -405,7 +412,7 @@ oob_neigh_key next_hop(const oob_route_key &k, const oob_route &r) {
 }
 
 uint32_t current_netns() {
-    struct stat st{};
+    struct stat st {};
     if (stat("/proc/thread-self/ns/net", &st) != 0)
         throw sys_error("stat /proc/thread-self/ns/net", errno);
     return uint32_t(st.st_ino);

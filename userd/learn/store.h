@@ -16,7 +16,7 @@ namespace oobbpf::learn {
 // The writer's side of one cache table (single writer; see learn_abi.h for the protocol).
 template <class T>
 class CacheWriter {
-public:
+  public:
     using Slot = typename T::Slot;
     using Key = typename T::Key;
     using Value = typename T::Value;
@@ -36,7 +36,7 @@ public:
     uint32_t dead() const { return dead_; }
     CacheView<T> view() const { return CacheView<T>(slots_, gen_); }
 
-private:
+  private:
     // Slot holding k, or -1; *free_slot gets the first reusable slot on k's probe path.
     int64_t find(const Key &k, int64_t *free_slot) const;
     void write(Slot &s, const Key *k, const Value *v, uint32_t state);
@@ -64,7 +64,7 @@ struct KeyEq {
 };
 
 class Store {
-public:
+  public:
     // Maps the cache tables, adopts the entries of namespace `netns` already in the hash maps
     // (a restarted daemon) and rebuilds the caches from them. Throws oobbpf::Error.
     Store(const StateFds &fds, uint32_t netns);
@@ -90,7 +90,7 @@ public:
     NeighView neigh_view() const { return neigh_cache_.view(); }
     uint32_t netns() const { return netns_; }
 
-private:
+  private:
     void compact_routes();
     void compact_neighs();
 
