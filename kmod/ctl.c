@@ -92,13 +92,45 @@ static long oobk_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	case OOBK_IOC_RX_ATTACH:
 	case OOBK_IOC_RX_DETACH:
 		return oobk_port_ioctl(net, cmd, uarg);
+	case OOBK_IOC_FORGET:
+		return oobk_events_forget(file, uarg);
 	default:
 		return -ENOTTY;
 	}
 }
 
+static ssize_t oobk_read(struct file *file, char __user *buf, size_t count, loff_t *pos)
+{
+	if (!ns_capable(current->nsproxy->net_ns->user_ns, CAP_NET_ADMIN))
+		return -EPERM;
+	return oobk_events_read(file, buf, count);
+}
+
+static __poll_t oobk_poll(struct file *file, struct poll_table_struct *wait)
+{
+	return oobk_events_poll(file, wait);
+}
+
+/* misc_open() points private_data at the miscdevice; ours holds the event reader, made on
+ * first read() or poll() (events.c). */
+static int oobk_open(struct inode *inode, struct file *file)
+{
+	file->private_data = NULL;
+	return 0;
+}
+
+static int oobk_release(struct inode *inode, struct file *file)
+{
+	oobk_events_release(file);
+	return 0;
+}
+
 static const struct file_operations oobk_fops = {
 	.owner = THIS_MODULE,
+	.read = oobk_read,
+	.poll = oobk_poll,
+	.open = oobk_open,
+	.release = oobk_release,
 	.unlocked_ioctl = oobk_ioctl,
 	.compat_ioctl = compat_ptr_ioctl,
 	.llseek = noop_llseek,

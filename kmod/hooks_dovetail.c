@@ -92,10 +92,19 @@ bool netif_deliver_oob(struct sk_buff *skb)
  */
 void ip_learn_oob_route(struct net *net, struct flowi4 *flp4, struct rtable *rt)
 {
+	const struct oobk_mapset *m;
 	struct oob_route_key key;
+	bool observe;
 
 	oobk_route_key4(&key, net, flp4);
-	oobk_learn_route4(net, &key, flp4, rt, 0);
+	rcu_read_lock();
+	m = oobk_maps_rcu(net);
+	observe = m && (m->flags & OOBK_MAPS_OBSERVE);
+	rcu_read_unlock();
+	if (observe)
+		oobk_event_push(net, &key, rt->dst.dev->ifindex, 0);
+	else
+		oobk_learn_route4(net, &key, flp4, rt, 0);
 }
 
 /*

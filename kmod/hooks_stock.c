@@ -8,7 +8,7 @@
  *
  * The probe is a trigger only (see learn.c): an output lookup that found a nexthop on an oob
  * port, for a flow with no entry or an entry older than route_refresh_ms, queues the flow for the
- * worker. The probe runs in the lookup's context (process or softirq), so it takes no lock but
+ * worker; with OOBK_MAPS_OBSERVE, a flow with no entry is reported to the daemon (events.c). The probe runs in the lookup's context (process or softirq), so it takes no lock but
  * the pending queue's and allocates nothing.
  */
 #include <linux/module.h>
@@ -47,12 +47,19 @@ static void oobk_fib4_probe(void *data, u32 tb_id, const struct flowi4 *flp,
 
 	rcu_read_lock();
 	m = oobk_maps_rcu(net);
-	if (!m || !m->map[OOBK_MAP_ROUTES] || !oobk_port_dev(m, dev, &lower, &vid))
+	if (!m || !oobk_port_dev(m, dev, &lower, &vid))
 		goto out;
 	oobk_route_key4(&key, net, flp);
-	r = oobk_lookup(m, OOBK_MAP_ROUTES, &key);
-	if (r && ktime_get_ns() - READ_ONCE(r->learned_ns) <
-		 (u64)READ_ONCE(route_refresh_ms) * NSEC_PER_MSEC)
+	r = m->map[OOBK_MAP_ROUTES] ? oobk_lookup(m, OOBK_MAP_ROUTES, &key) : NULL;
+	if (m->flags & OOBK_MAPS_OBSERVE) {
+		/* The daemon learns; a known flow is its to revalidate. */
+		if (!r)
+			oobk_event_push(net, &key, dev->ifindex, tb_id);
+		goto out;
+	}
+	if (!m->map[OOBK_MAP_ROUTES] ||
+	    (r && ktime_get_ns() - READ_ONCE(r->learned_ns) <
+			  (u64)READ_ONCE(route_refresh_ms) * NSEC_PER_MSEC))
 		goto out;
 	oobk_route_trigger(net, &key);
 out:

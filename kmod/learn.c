@@ -461,7 +461,8 @@ static void oobk_neigh_update(struct neighbour *n)
 		return;
 	rcu_read_lock();
 	m = oobk_maps_rcu(net);
-	if (m && m->map[OOBK_MAP_NEIGHS])
+	/* OOBK_MAPS_OBSERVE: the daemon mirrors neighbours itself. */
+	if (m && m->map[OOBK_MAP_NEIGHS] && !(m->flags & OOBK_MAPS_OBSERVE))
 		port = oobk_port_dev(m, dev, &lower, &vid);
 	rcu_read_unlock();
 	if (!port)

@@ -90,8 +90,8 @@ static void oobk_maps_publish(struct net *net, struct oobk_mapset *ms)
 
 	mutex_lock(&oobk_maps_lock);
 	old = rcu_replace_pointer(on->maps, ms, lockdep_is_held(&oobk_maps_lock));
-	/* Learned routes follow FIB and rule changes while there is a routes map. */
-	if (ms && ms->map[OOBK_MAP_ROUTES])
+	/* Learned routes follow FIB and rule changes while the module writes a routes map. */
+	if (ms && ms->map[OOBK_MAP_ROUTES] && !(ms->flags & OOBK_MAPS_OBSERVE))
 		oobk_reval_start(net);
 	else
 		oobk_reval_stop(net);
@@ -109,7 +109,7 @@ int oobk_maps_set(struct net *net, struct oobk_maps *req)
 	int err;
 
 	req->bad_role = OOBK_BAD_REQUEST;
-	if (req->size != sizeof(*req) || req->flags || req->pad)
+	if (req->size != sizeof(*req) || (req->flags & ~OOBK_MAPS_OBSERVE) || req->pad)
 		return -EINVAL;
 	if (req->version != OOBK_IOCTL_VERSION || req->abi_version != OOB_ABI_VERSION)
 		return -EPROTO;
@@ -152,6 +152,7 @@ int oobk_maps_set(struct net *net, struct oobk_maps *req)
 		goto fail;
 	}
 	req->bad_role = 0;
+	ms->flags = req->flags;
 	oobk_maps_publish(net, ms);
 	pr_debug("oobbpf: netns %u: maps 0x%x\n", net->ns.inum, ms->held);
 	return 0;
@@ -266,6 +267,7 @@ static int __net_init oobk_net_init(struct net *net)
 	on->net = net;
 	spin_lock_init(&on->write_lock);
 	oobk_learn_net_init(on);
+	oobk_events_net_init(on);
 	RCU_INIT_POINTER(on->maps, NULL);
 	return 0;
 }

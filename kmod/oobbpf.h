@@ -32,6 +32,7 @@
 struct oobk_mapset {
 	struct rcu_head rcu;
 	u32 held;				/* bit per role */
+	u32 flags;				/* OOBK_MAPS_* */
 	struct bpf_map *map[OOBK_MAP_COUNT];
 };
 
@@ -45,6 +46,9 @@ struct oobk_net {
 	struct notifier_block fib_nb;
 	struct delayed_work reval;
 	bool fib_registered;
+	/* Open files that read decided flows (events.c); RCU list, changed under readers_lock. */
+	struct list_head readers;
+	spinlock_t readers_lock;
 	atomic64_t routes_learned;
 	atomic64_t routes_failed;
 	atomic64_t learn_dropped;
@@ -95,6 +99,16 @@ unsigned int oobk_purge(struct oobk_net *on, unsigned int role, oobk_match_fn ma
 /* ctl.c */
 int oobk_ctl_init(void);
 void oobk_ctl_exit(void);
+
+/* events.c: decided flows for the daemon's learner (OOBK_MAPS_OBSERVE) */
+struct oobk_reader;
+void oobk_events_net_init(struct oobk_net *on);
+void oobk_event_push(struct net *net, const struct oob_route_key *key, u32 nh_ifindex,
+		     u32 table);
+ssize_t oobk_events_read(struct file *file, char __user *buf, size_t count);
+__poll_t oobk_events_poll(struct file *file, struct poll_table_struct *wait);
+int oobk_events_forget(struct file *file, const struct oob_route_key __user *ukey);
+void oobk_events_release(struct file *file);
 
 /* classify.c */
 /* Tags the frame adapter can put back: one more than the classifier accepts, so that a frame

@@ -47,12 +47,19 @@
  * handed). Replaces the previous set as a whole: a frame is judged by the old set or the new
  * one, never by a mix. On error nothing changes and bad_role names the offending map (or
  * OOBK_BAD_REQUEST when the request itself is wrong).
+ *
+ * OOBK_MAPS_OBSERVE: the daemon's learner writes routes and neighs itself (and revalidates
+ * them); the module only reports the flows the in-band stack decided towards oob ports, as
+ * struct oobk_event records read() from /dev/oobbpf, skipping flows that have an entry in the
+ * routes map. Without it the module writes both maps (and revalidates routes) itself.
  */
+#define OOBK_MAPS_OBSERVE (1U << 0)
+
 struct oobk_maps {
 	__u32 size;		/* sizeof(struct oobk_maps) */
 	__u32 version;		/* OOBK_IOCTL_VERSION */
 	__u32 abi_version;	/* OOB_ABI_VERSION the caller's layouts come from */
-	__u32 flags;		/* none defined: 0 */
+	__u32 flags;		/* OOBK_MAPS_* */
 	__s32 fd[OOBK_MAP_SLOTS];
 	__u32 bad_role;		/* out */
 	__u32 pad;
@@ -98,11 +105,28 @@ struct oobk_port_req {
 };
 OOB_STATIC_ASSERT(sizeof(struct oobk_port_req) == 16, "oobk_port_req size");
 
+/*
+ * read() on /dev/oobbpf (OOBK_MAPS_OBSERVE): whole records, as many as fit; blocks unless
+ * O_NONBLOCK; poll()/epoll for readability. Each open file that reads is a reader of the
+ * namespace it was opened in. A flow is reported once per second at most, and again after
+ * OOBK_IOC_FORGET. Records lost to a full queue are counted in oobk_info.learn_dropped.
+ * The layout is that of the tp_btf learner's events (oob_learn_event), so both feed one sink.
+ */
+struct oobk_event {
+	struct oob_route_key key;	/* the flow, as it was decided */
+	__u32 nh_ifindex;	/* the oob port the table lookup found */
+	__u32 table;		/* the table that answered (0: unknown) */
+	__u64 ts_ns;		/* CLOCK_MONOTONIC */
+};
+OOB_STATIC_ASSERT(sizeof(struct oobk_event) == 64, "oobk_event size");
+
 #define OOBK_IOC_MAGIC 0xbb
 #define OOBK_IOC_SET_MAPS _IOWR(OOBK_IOC_MAGIC, 1, struct oobk_maps)
 #define OOBK_IOC_CLEAR_MAPS _IO(OOBK_IOC_MAGIC, 2)
 #define OOBK_IOC_GET_INFO _IOWR(OOBK_IOC_MAGIC, 3, struct oobk_info)
 #define OOBK_IOC_RX_ATTACH _IOW(OOBK_IOC_MAGIC, 4, struct oobk_port_req)
 #define OOBK_IOC_RX_DETACH _IOW(OOBK_IOC_MAGIC, 5, struct oobk_port_req)
+/* The flow's entry went away: report it again when it is next decided (this file only). */
+#define OOBK_IOC_FORGET _IOW(OOBK_IOC_MAGIC, 6, struct oob_route_key)
 
 #endif /* OOBBPF_IOCTL_H */

@@ -23,7 +23,7 @@ lay_out() {
 	local dst=$1
 	rm -rf "$dst"
 	mkdir -p "$dst/include/oobbpf"
-	cp "$kmod"/{oobbpf_main.c,maps.c,ctl.c,classify.c,learn.c,hooks_dovetail.c} "$dst/"
+	cp "$kmod"/{oobbpf_main.c,maps.c,ctl.c,events.c,classify.c,learn.c,hooks_dovetail.c} "$dst/"
 	cp "$kmod"/{oobbpf.h,oobbpf_ioctl.h,oobbpf_kapi.h} "$dst/"
 	cp "$top"/include/oobbpf/{abi.h,parse.h,classify.h} "$dst/include/oobbpf/"
 	cat >"$dst/Kconfig" <<'KCONFIG'
@@ -41,7 +41,7 @@ KCONFIG
 	cat >"$dst/Makefile" <<'MAKEFILE'
 # SPDX-License-Identifier: GPL-2.0-only
 obj-$(CONFIG_OOBBPF) += oobbpf.o
-oobbpf-y := oobbpf_main.o maps.o ctl.o classify.o learn.o hooks_dovetail.o
+oobbpf-y := oobbpf_main.o maps.o ctl.o events.o classify.o learn.o hooks_dovetail.o
 # In the tree $(src) is relative to $(srctree); as an external module (install.sh --check) it is
 # absolute.
 ccflags-y := -I$(if $(KBUILD_EXTMOD),$(src),$(srctree)/$(src))/include

@@ -101,6 +101,37 @@ ip neigh del 10.1.0.254 dev va
 vt_check kmod_neigh_removed vt_wait 5 sh -c "! oobbpf-kmodctl neighs $PIN | grep -q 'addr=10.1.0.254 '"
 vt_match kmod_neighs_bpftool '"mac": \[' bpftool map dump pinned "$PIN/neighs"
 
+# ---- observe mode: the daemon learns, the module only reports decided flows ----------------
+vt_check kmod_hand_observe oobbpf-kmodctl hand "$PIN" observe
+# Read up to 3 decisions, waiting 1.5 s for each: exactly 2 must come.
+oobbpf-kmodctl events 3 1500 >/tmp/ev &
+reader=$!
+vt_wait 5 grep -q ready /tmp/ev
+ip route get 10.9.3.3 >/dev/null	# new flow via va: reported
+ip route get 10.9.3.3 >/dev/null	# again within a second: not reported twice
+ip route get 10.9.1.1 >/dev/null	# known (has an entry): the daemon's to revalidate
+ip route get 10.3.0.9 >/dev/null	# no oob port
+ip route get 10.2.0.77 >/dev/null	# the VLAN port, on-link: reported
+wait $reader
+cat /tmp/ev
+vt_match kmod_observe_events '^events=2$' cat /tmp/ev
+vt_match kmod_observe_new_flow "^event dst=10.9.3.3 src=0.0.0.0 oif_key=0 mark=0 tos=0 nh=$VA table=254\$" cat /tmp/ev
+vt_match kmod_observe_vlan_port "^event dst=10.2.0.77 src=0.0.0.0 oif_key=0 mark=0 tos=0 nh=$VLAN table=254\$" cat /tmp/ev
+vt_check_fails kmod_observe_no_write route_has 'dst=10.9.3.3 '
+# A reader that forgets a flow (its entry went away) hears of it again at once.
+oobbpf-kmodctl events 2 3000 forget >/tmp/ev &
+reader=$!
+vt_wait 5 grep -q ready /tmp/ev
+ip route get 10.9.4.4 >/dev/null
+vt_wait 5 grep -q '^event dst=10.9.4.4 ' /tmp/ev
+ip route get 10.9.4.4 >/dev/null
+wait $reader
+vt_match kmod_observe_forget '^events=2$' cat /tmp/ev
+ip neigh add 10.1.0.99 dev va lladdr 02:00:00:00:00:99 nud permanent
+sleep 0.3
+vt_check_fails kmod_observe_no_neigh_write neigh_has 'addr=10.1.0.99 '
+vt_check kmod_hand_learn_again oobbpf-kmodctl hand "$PIN"
+
 # ---- devices --------------------------------------------------------------------------------
 # Down: the VLAN port's route and neighbour go, the rest stays.
 ip rule add fwmark 7 table 100

@@ -7,7 +7,10 @@
  * what the module wrote, one `key=value` record per line.
  *
  *   oobbpf-kmodctl maps PINDIR OBJ...          create OBJ's maps, pin as PINDIR/<name minus oob_>
- *   oobbpf-kmodctl hand PINDIR [-ROLE...]      hand the pinned maps over (leaving ROLEs out)
+ *   oobbpf-kmodctl hand PINDIR [observe] [-ROLE...]  hand the pinned maps over (leaving ROLEs
+ *                                              out; observe: OOBK_MAPS_OBSERVE)
+ *   oobbpf-kmodctl events COUNT TIMEOUT_MS [forget]  read decided flows (prints "ready" once
+ *                                              registered; forget: OOBK_IOC_FORGET each)
  *   oobbpf-kmodctl up PINDIR IFNAME...           hand all, then attach to each device
  *   oobbpf-kmodctl clear | info
  *   oobbpf-kmodctl attach IFNAME | detach IFNAME
@@ -32,6 +35,7 @@
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
 #include <net/if.h>
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -167,12 +171,20 @@ static int cmd_hand(int argc, char **argv)
 	unsigned int leave_out = 0;
 	int fd = ctl_fd();
 
+	unsigned int flags = 0;
+
 	if (argc < 1)
-		die("usage: hand PINDIR [-ROLE...]");
-	for (int a = 1; a < argc; a++)
+		die("usage: hand PINDIR [observe] [-ROLE...]");
+	for (int a = 1; a < argc; a++) {
 		if (argv[a][0] == '-')
 			leave_out |= 1U << role_of(argv[a] + 1);
+		else if (!strcmp(argv[a], "observe"))
+			flags |= OOBK_MAPS_OBSERVE;
+		else
+			die("hand: unknown argument '%s'", argv[a]);
+	}
 	maps_req(&req, argv[0], leave_out);
+	req.flags = flags;
 	if (ioctl(fd, OOBK_IOC_SET_MAPS, &req))
 		die("OOBK_IOC_SET_MAPS: %s (role %u)", strerror(errno), req.bad_role);
 	printf("handed=");
@@ -199,6 +211,47 @@ static int cmd_up(int argc, char **argv)
 		if (ioctl(fd, OOBK_IOC_RX_ATTACH, &pr))
 			die("attach %s: %s", argv[a], strerror(errno));
 	}
+	return 0;
+}
+
+/* events COUNT TIMEOUT_MS [forget]: decided flows, one line each. */
+static int cmd_events(int argc, char **argv)
+{
+	int fd = ctl_fd(), want = atoi(argv[0]), timeout = atoi(argv[1]), got = 0;
+	int forget = argc > 2 && !strcmp(argv[2], "forget");
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
+	struct oobk_event ev[16];
+
+	/* The first poll() makes this file a reader of its namespace. */
+	if (poll(&p, 1, 0) < 0)
+		die("poll: %s", strerror(errno));
+	printf("ready\n");
+	fflush(stdout);
+	while (got < want) {
+		ssize_t n;
+		int r = poll(&p, 1, timeout);
+
+		if (r < 0)
+			die("poll: %s", strerror(errno));
+		if (!r)
+			break;
+		n = read(fd, ev, sizeof(ev));
+		if (n < 0)
+			die("read: %s", strerror(errno));
+		for (ssize_t i = 0; i < n / (ssize_t)sizeof(ev[0]); i++, got++) {
+			const struct oob_route_key *k = &ev[i].key;
+
+			printf("event dst=%s src=%s oif_key=%u mark=%u tos=%u nh=%u table=%u\n",
+			       inet_ntop(AF_INET, k->dst, b1, sizeof(b1)),
+			       inet_ntop(AF_INET, k->src, b2, sizeof(b2)), k->oif, k->mark, k->tos,
+			       ev[i].nh_ifindex, ev[i].table);
+			fflush(stdout);
+			if (forget && ioctl(fd, OOBK_IOC_FORGET, k))
+				die("OOBK_IOC_FORGET: %s", strerror(errno));
+		}
+	}
+	printf("events=%d\n", got);
 	return 0;
 }
 
@@ -648,7 +701,7 @@ static int cmd_negative(char **argv)
 	TRY("size", EINVAL, OOBK_BAD_REQUEST, req.size = sizeof(req) - 8);
 	TRY("version", EPROTO, OOBK_BAD_REQUEST, req.version = OOBK_IOCTL_VERSION + 1);
 	TRY("abi_version", EPROTO, OOBK_BAD_REQUEST, req.abi_version = OOB_ABI_VERSION + 1);
-	TRY("flags", EINVAL, OOBK_BAD_REQUEST, req.flags = 1);
+	TRY("flags", EINVAL, OOBK_BAD_REQUEST, req.flags = 0x80);
 	TRY("pad", EINVAL, OOBK_BAD_REQUEST, req.pad = 1);
 	TRY("unknown_role", EINVAL, OOBK_MAP_COUNT, req.fd[OOBK_MAP_COUNT] = dup(req.fd[0]));
 	TRY("negative_fd", EBADF, OOBK_MAP_PORTS, (close(req.fd[OOBK_MAP_PORTS]), req.fd[OOBK_MAP_PORTS] = -5));
@@ -735,6 +788,8 @@ int main(int argc, char **argv)
 		return cmd_maps(argc - 2, argv + 2);
 	if (!strcmp(cmd, "hand"))
 		return cmd_hand(argc - 2, argv + 2);
+	if (!strcmp(cmd, "events") && argc >= 4)
+		return cmd_events(argc - 2, argv + 2);
 	if (!strcmp(cmd, "up") && argc >= 3)
 		return cmd_up(argc - 2, argv + 2);
 	if (!strcmp(cmd, "clear"))
