@@ -278,6 +278,16 @@ TEST_P(LearnBackend, PolicyRoutingRulesTablesAndFallThrough) {
     EXPECT_EQ(plain->oif, t.a0);
     EXPECT_EQ(marked->oif, t.a42i);
     EXPECT_EQ(l.routes().size(), 5U);
+
+    // What `oobbpf route show` and `oobbpf status` print.
+    const auto entries = l.entries();
+    EXPECT_EQ(entries.size(), 5U);
+    for (const auto &e : entries)
+        EXPECT_TRUE(e.dev == t.v0.a || e.dev == t.a42) << e.dev;
+    const nlohmann::json st = status_json(l);
+    EXPECT_EQ(st["backend"], GetParam());
+    EXPECT_EQ(st["routes"], 5);
+    EXPECT_EQ(st["netns"], t.netns());
 }
 
 // ---- gateway vs on-link, neighbours -------------------------------------------------------------

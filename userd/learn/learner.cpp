@@ -829,6 +829,27 @@ Stats Learner::stats() const {
     return s;
 }
 
+std::vector<Resolved> Learner::entries() const {
+    Impl &m = *impl_;
+    std::lock_guard<std::mutex> lk(m.mu);
+    std::vector<Resolved> v;
+    if (!m.store)
+        return v;
+    for (const auto &k : m.store->route_keys()) {
+        Resolved r;
+        r.key = k;
+        r.route = *m.store->route(k);
+        r.dev = m.name_of(r.route.oif);
+        r.lower_dev = m.name_of(r.route.lower_ifindex);
+        r.oif_dev = k.oif ? m.name_of(k.oif) : "";
+        r.nh = next_hop(k, r.route);
+        if (const oob_neigh *n = m.store->neigh(r.nh))
+            r.neigh = *n;
+        v.push_back(std::move(r));
+    }
+    return v;
+}
+
 std::vector<std::pair<oob_route_key, oob_route>> Learner::routes() const {
     Impl &m = *impl_;
     std::lock_guard<std::mutex> lk(m.mu);

@@ -123,6 +123,9 @@ class Learner {
     // Processes what the kernel reported so far and revalidates now if a change is pending.
     void settle();
     Stats stats() const;
+    // Every learned route with device names and its next hop's neighbour entry, as resolve()
+    // returns them (`oobbpf route show`).
+    std::vector<Resolved> entries() const;
     std::vector<std::pair<oob_route_key, oob_route>> routes() const;
     std::vector<std::pair<oob_neigh_key, oob_neigh>> neighs() const;
     std::string dev_name(uint32_t ifindex) const;  // "" when unknown
@@ -141,6 +144,8 @@ ResolveRequest parse_resolve_args(const std::vector<std::string> &args);
 std::string to_text(const Resolved &r);
 nlohmann::json to_json(const Resolved &r);
 std::string nud_state_name(uint16_t state);
+// The learner's part of `oobbpf status`: back-end, why others did not start, counters.
+nlohmann::json status_json(const Learner &l);
 // Text form of an address in a key (4 or 16 bytes by family).
 std::string addr_text(uint8_t family, const __be32 *addr);
 

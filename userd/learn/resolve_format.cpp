@@ -186,4 +186,27 @@ nlohmann::json to_json(const Resolved &r) {
     return j;
 }
 
+nlohmann::json status_json(const Learner &l) {
+    const Stats st = l.stats();
+    nlohmann::json j;
+    j["backend"] = l.running() ? nlohmann::json(l.backend()) : nlohmann::json();
+    j["probe"] = l.probe_notes();
+    j["netns"] = l.netns();
+    j["routes"] = st.routes;
+    j["neighs"] = st.neighs;
+    j["watched"] = st.watched;
+    j["decisions"] = st.decisions;
+    j["learned"] = st.learned;
+    j["updated"] = st.updated;
+    j["removed"] = st.removed;
+    j["revalidations"] = st.revalidations;
+    j["last_revalidation_ns"] = st.last_revalidation_ns;
+    j["resyncs"] = st.resyncs;
+    j["neigh_updates"] = st.neigh_updates;
+    j["neigh_removed"] = st.neigh_removed;
+    j["neigh_refreshes"] = st.neigh_refreshes;
+    j["dropped"] = st.dropped;
+    return j;
+}
+
 }  // namespace oobbpf::learn

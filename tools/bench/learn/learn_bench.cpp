@@ -11,7 +11,11 @@
 //     alternating. Target: cache/syscall <= 0.2.
 //
 // Needs root (namespaces, BPF). Creates and removes two namespaces and a pin root.
-//   learn_bench [--dests N] [--ops N] [--rounds N] [--lookups N] [--cpu N] [--json]
+// Times are the sender thread's CPU time (CLOCK_THREAD_CPUTIME_ID), which a shared machine
+// disturbs far less than wall time; --aa runs the same blocks with the netlink back-end in the
+// "on" rounds (nothing attached), so its ratios show the harness' own noise.
+//   learn_bench [--dests N] [--ops N] [--rounds N] [--lookups N] [--cpu N] [--aa] [--trace]
+//               [--json]
 #include "learner.h"
 #include "route_cache.h"
 
@@ -57,6 +61,8 @@ struct Options {
     int lookups = 2000000;
     int cpu = -1;
     bool json = false;
+    bool aa = false;     // A/A control: "on" rounds run the netlink back-end (no program)
+    bool trace = false;  // every round on stderr
 };
 
 int run(const std::string &cmd) {
@@ -231,9 +237,13 @@ Options parse(int argc, char **argv) {
             o.cpu = val();
         else if (a == "--json")
             o.json = true;
+        else if (a == "--aa")
+            o.aa = true;
+        else if (a == "--trace")
+            o.trace = true;
         else {
             std::cerr << "usage: learn_bench [--dests N] [--ops N] [--rounds N] [--lookups N] "
-                         "[--cpu N] [--json]\n";
+                         "[--cpu N] [--aa] [--trace] [--json]\n";
             std::exit(2);
         }
     }
@@ -298,10 +308,8 @@ int main(int argc, char **argv) {
                 std::unique_ptr<Learner> l;
                 if (on) {
                     Config c = cfg;
-                    if (const char *be = std::getenv("LEARN_BENCH_BACKEND"))
-                        c.backend = be;
-                    if (std::getenv("LEARN_BENCH_NOPORTS"))
-                        c.ports.clear();
+                    if (o.aa)
+                        c.backend = "netlink";  // no tracepoint program: the harness' own noise
                     l = std::make_unique<Learner>(c);
                     l->start();
                 }
@@ -315,7 +323,7 @@ int main(int argc, char **argv) {
                     (on ? ser[k]->on : ser[k]->off).push_back(v[k]);
                     sum[k][on] += v[k];
                 }
-                if (std::getenv("LEARN_BENCH_TRACE"))
+                if (o.trace)
                     std::fprintf(stderr, "block %d %s sendto %.1f connect %.1f in-band %.1f\n", b,
                                  on ? "on " : "off", v[0], v[1], v[2]);
             }
@@ -385,6 +393,20 @@ int main(int argc, char **argv) {
         }
         close(routes_fd);
 
+        // Invalidation: one route change makes the learner re-ask the kernel for every known
+        // flow; the time that pass takes, plus the settle time, bounds how long a stale entry
+        // can be seen.
+        const uint64_t reval0 = l.stats().revalidations;
+        const auto tchange = Clock::now();
+        run_ok("nsenter --net=/run/netns/" + env.host + " -- ip route add 10.99.0.0/24 via " +
+               "10.1.0.2");
+        while (l.stats().revalidations == reval0 &&
+               Clock::now() - tchange < std::chrono::seconds(10))
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        const double change_ms =
+            std::chrono::duration<double, std::milli>(Clock::now() - tchange).count();
+        const Stats after = l.stats();
+
         // resolve() of an already learned flow (a CLI `route resolve` round trip without the
         // socket): RTM_GETROUTE plus the neighbour check.
         ResolveRequest rq;
@@ -422,6 +444,10 @@ int main(int argc, char **argv) {
             {"lookup_route_neigh_cache_ns", median(cache_nh_ns)},
             {"lookup_misses", misses},
             {"resolve_us_median", median(resolve_us)},
+            {"revalidation",
+             {{"flows", after.routes + after.watched},
+              {"pass_ms", double(after.last_revalidation_ns) / 1e6},
+              {"change_to_done_ms", change_ms}}},
         };
         if (o.json) {
             std::cout << j.dump(2) << "\n";
@@ -450,6 +476,10 @@ int main(int argc, char **argv) {
             std::printf("  route + neighbour from the cache %6.1f ns; misses %llu\n",
                         median(cache_nh_ns), static_cast<unsigned long long>(misses));
             std::printf("resolve() of a learned flow: median %.1f us\n", median(resolve_us));
+            std::printf(
+                "revalidation of %zu flows after a route change: pass %.1f ms, change "
+                "to done %.1f ms\n",
+                after.routes + after.watched, double(after.last_revalidation_ns) / 1e6, change_ms);
         }
     } catch (const std::exception &e) {
         std::cerr << "learn_bench: " << e.what() << "\n";
