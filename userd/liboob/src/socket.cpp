@@ -180,9 +180,10 @@ size_t UdpSocket::recv(Datagram *out, size_t max, Deadline dl, Wait w) {
         size_t got = stack_->poll();
         if (count_)
             continue;
-        // The in-band twin is looked at on every wake-up when sleeping, and every 1024 spins
-        // when busy: a system call per spin would cost the oob path its latency.
-        if (inband_fd_ >= 0 && (w == Wait::Sleep || (++spins_ & 1023) == 0) && read_inband())
+        // The in-band twin is looked at on every wake-up when sleeping, and every 16384 spins
+        // (about a millisecond) when busy: a system call per spin would cost the oob path its
+        // latency.
+        if (inband_fd_ >= 0 && (w == Wait::Sleep || (++spins_ & 16383) == 0) && read_inband())
             continue;
         if (dl.passed())
             return 0;

@@ -129,7 +129,10 @@ public:
     // to dst find their path in the cache.
     int resolve(const IpAddr &dst, const IpAddr &src, Deadline dl, uint8_t tos = 0,
                 uint32_t mark = 0);
-    void forget_paths() { paths_.clear(); }
+    void forget_paths() {
+        last_ = nullptr;
+        paths_.clear();
+    }
 
     // Puts a complete frame on its queue's TX ring (copying it when it belongs to another
     // UMEM). 0, or -EAGAIN when the ring is full (the frame stays with the caller).
@@ -182,6 +185,8 @@ private:
     std::shared_ptr<RouteSource> routes_;
     std::unique_ptr<Netlink> nl_;
     std::unordered_map<PathKey, PathEntry, PathKeyHash> paths_;
+    PathEntry *last_ = nullptr;
+    PathKey last_key_{};
     std::vector<UdpSocket *> udp_;  // by port
     std::unordered_map<uint16_t, RawSocket *> raw_;
     std::array<Frame, 64> rxbuf_;

@@ -1,0 +1,300 @@
+// SPDX-License-Identifier: MIT
+// oob-bench: the oob data path against its baselines, in one run, on one veth pair between two
+// namespaces, client and server pinned to different CPUs, one request in flight:
+//   (a) kernel UDP client <-> kernel UDP server, blocking         (oob-ping/oob-echo --kernel)
+//   (b) the same, busy-spinning (non-blocking receive in a loop)
+//   (c) sockperf ping-pong against a sockperf server, and against oob-echo --sockperf
+//   (d) oob-ping <-> oob-echo through the whole stack (classifier -> XSK -> liboob -> TX),
+//       busy-polling, on both ends
+//   (e) a bare AF_XDP ping-pong (xsk-floor): minimal XDP program, no classifier, no liboob
+// The kernel cases run with no XDP program on the devices (the stock in-band path); (c) against
+// oob-echo and (d) with the classifier staged on both ends as the daemon would; (e) with the
+// floor program alone.
+//
+//   oob-bench [--sizes 64,1472] [--count N] [--warmup N] [--sockperf-seconds S]
+//             [--client-cpu C] [--server-cpu C] [--json FILE]
+#include "env.h"
+#include "stage.h"
+
+#include <CLI/CLI.hpp>
+#include <bpf/bpf.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <regex>
+#include <sstream>
+#include <thread>
+
+using namespace oobbpf;
+using namespace oobbpf::test;
+
+namespace {
+
+struct Opts {
+    std::vector<size_t> sizes{64, 1472};
+    uint64_t count = 20000, warmup = 2000;
+    int sockperf_seconds = 3;
+    int client_cpu = 0, server_cpu = 1;
+    std::string json;
+    std::vector<std::string> cases{"a", "b", "c", "d", "e"};
+    bool want(const std::string &c) const {
+        return std::find(cases.begin(), cases.end(), c) != cases.end();
+    }
+};
+
+struct Row {
+    std::string id, what;
+    size_t size = 0;
+    double min = 0, p50 = 0, p90 = 0, p99 = 0, p999 = 0, max = 0;  // microseconds
+    uint64_t n = 0, lost = 0;
+    bool ok = false;
+    std::string note;
+};
+
+std::string tool(const std::string &rel) { return build_path(rel); }
+
+std::string run_in(const Netns &ns, const std::string &cmd) {
+    CmdResult r = sh(ns.prefix() + cmd + " 2>&1");
+    return r.out;
+}
+
+Row from_ping_json(const std::string &id, const std::string &what, size_t size,
+                   const std::string &out) {
+    Row r{id, what, size};
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] != '{')
+            continue;
+        auto j = nlohmann::json::parse(line);
+        r.n = j["count"];
+        r.lost = j["lost"];
+        r.min = j["min_ns"].get<double>() / 1e3;
+        r.p50 = j["p50_ns"].get<double>() / 1e3;
+        r.p90 = j["p90_ns"].get<double>() / 1e3;
+        r.p99 = j["p99_ns"].get<double>() / 1e3;
+        r.p999 = j["p999_ns"].get<double>() / 1e3;
+        r.max = j["max_ns"].get<double>() / 1e3;
+        r.ok = r.n > 0;
+    }
+    if (!r.ok)
+        r.note = out.substr(out.size() > 600 ? out.size() - 600 : 0);
+    return r;
+}
+
+// sockperf run with --full-rtt: its percentiles are round trips, as every other row.
+Row from_sockperf(const std::string &id, const std::string &what, size_t size,
+                  const std::string &out) {
+    Row r{id, what, size};
+    auto grab = [&](const std::string &label) -> double {
+        std::regex re(label + "\\s*=\\s*([0-9.]+)");
+        std::smatch m;
+        return std::regex_search(out, m, re) ? std::stod(m[1]) : -1;
+    };
+    r.min = grab("<MIN> observation");
+    r.max = grab("<MAX> observation");
+    r.p50 = grab("percentile 50.000");
+    r.p90 = grab("percentile 90.000");
+    r.p99 = grab("percentile 99.000");
+    r.p999 = grab("percentile 99.900");
+    std::smatch m;
+    if (std::regex_search(out, m, std::regex("ReceivedMessages=([0-9]+)")))
+        r.n = std::stoull(m[1]);
+    r.ok = r.p50 > 0;
+    if (!r.ok)
+        r.note = out.substr(out.size() > 600 ? out.size() - 600 : 0);
+    return r;
+}
+
+void print_rows(const std::vector<Row> &rows) {
+    std::printf("\n| case | path | bytes | n | min | p50 | p90 | p99 | p99.9 | max |\n");
+    std::printf("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n");
+    for (auto &r : rows) {
+        if (!r.ok) {
+            std::printf("| %s | %s | %zu | failed: %s |\n", r.id.c_str(), r.what.c_str(), r.size,
+                        r.note.c_str());
+            continue;
+        }
+        std::printf("| %s | %s | %zu | %lu | %.2f | %.2f | %.2f | %.2f | %.2f | %.2f |\n",
+                    r.id.c_str(), r.what.c_str(), r.size, r.n, r.min, r.p50, r.p90, r.p99, r.p999,
+                    r.max);
+    }
+    std::printf("\nround-trip times in microseconds\n");
+}
+
+const Row *find(const std::vector<Row> &rows, const std::string &id, size_t size) {
+    for (auto &r : rows)
+        if (r.id == id && r.size == size && r.ok)
+            return &r;
+    return nullptr;
+}
+
+nlohmann::json ratios(const std::vector<Row> &rows, const Opts &o) {
+    struct Check {
+        const char *num, *den, *stat;
+        double target;
+    };
+    const Check checks[] = {{"d", "a", "p50", 0.35}, {"d", "b", "p50", 0.6}, {"d", "b", "p99", 0.6},
+                            {"d", "e", "p50", 1.15}, {"d", "e", "p99", 0}, {"c-oob", "c-kernel", "p50", 0},
+                            {"c-oob", "c-kernel", "p99", 0}};
+    nlohmann::json out = nlohmann::json::array();
+    std::printf("\n| ratio | bytes | value | target |\n|---|---:|---:|---|\n");
+    for (size_t size : o.sizes)
+        for (auto &c : checks) {
+            const Row *n = find(rows, c.num, size), *d = find(rows, c.den, size);
+            if (!n || !d)
+                continue;
+            auto pick = [&](const Row *r) { return std::string(c.stat) == "p50" ? r->p50 : r->p99; };
+            double v = pick(n) / pick(d);
+            std::string target = c.target > 0 ? "<= " + std::to_string(c.target).substr(0, 4) +
+                                                    (v <= c.target ? " met" : " missed")
+                                              : "-";
+            std::printf("| (%s)/(%s) %s | %zu | %.2f | %s |\n", c.num, c.den, c.stat, size, v,
+                        target.c_str());
+            out.push_back({{"ratio", std::string(c.num) + "/" + c.den}, {"stat", c.stat},
+                           {"size", size}, {"value", v}, {"target", c.target}});
+        }
+    return out;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    Opts o;
+    CLI::App app{"oob path benchmark: kernel baselines, sockperf, liboob, bare AF_XDP"};
+    app.add_option("--sizes", o.sizes, "UDP payload sizes")->delimiter(',');
+    app.add_option("--count", o.count, "measured round trips per case and size");
+    app.add_option("--warmup", o.warmup, "round trips before measuring");
+    app.add_option("--sockperf-seconds", o.sockperf_seconds, "duration of each sockperf run");
+    app.add_option("--client-cpu", o.client_cpu);
+    app.add_option("--server-cpu", o.server_cpu);
+    app.add_option("--json", o.json, "write the results here");
+    app.add_option("--cases", o.cases, "which cases to run (a,b,c,d,e)")->delimiter(',');
+    CLI11_PARSE(app, argc, argv);
+#ifdef OOBBPF_BUILD_DIR
+    setenv("OOBBPF_BUILD", OOBBPF_BUILD_DIR, 0);  // where oob-echo, oob-ping and xsk-floor are
+#endif
+    if (!privileged()) {
+        std::fprintf(stderr, "oob-bench: needs root\n");
+        return 77;
+    }
+    std::string load = sh("cat /proc/loadavg").out;
+    std::printf("oob-bench: %s CPUs, load %s", sh("nproc").out.c_str(), load.c_str());
+    std::printf("client on CPU %d, server on CPU %d; %lu round trips (+%lu warm-up) per case\n",
+                o.client_cpu, o.server_cpu, o.count, o.warmup);
+
+    Netns cns, sns;
+    Veth v = make_veth(cns, sns, "10.88.0.1/24", "10.88.0.2/24");
+    const std::string C = std::to_string(o.client_cpu), S = std::to_string(o.server_cpu);
+    const std::string srv_ip = "10.88.0.2", cli_ip = "10.88.0.1";
+    const std::string counts = " --count " + std::to_string(o.count) + " --warmup " +
+                               std::to_string(o.warmup);
+    // Neighbours resolved once, before anything is measured.
+    run_in(cns, "ping -c 2 -i 0.2 -W 1 " + srv_ip + " >/dev/null");
+    std::vector<Row> rows;
+
+    // (a) and (b): kernel sockets, no XDP on the devices.
+    for (std::string wait : {"sleep", "busy"}) {
+        const std::string id = wait == "sleep" ? "a" : "b";
+        if (!o.want(id))
+            continue;
+        Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--kernel", "--port", "7001",
+                               "--wait", wait, "--cpu", S});
+        std::this_thread::sleep_for(std::chrono::milliseconds(300));
+        for (size_t size : o.sizes) {
+            std::string out = run_in(cns, tool("tools/oob-ping/oob-ping") + " --kernel --to " +
+                                              srv_ip + " --port 7001 --local-port 9001 --wait " +
+                                              wait + " --size " + std::to_string(size) + counts +
+                                              " --cpu " + C + " -j");
+            rows.push_back(from_ping_json(id, "kernel UDP, " + std::string(wait == "sleep" ? "blocking" : "busy"), size, out));
+        }
+    }
+    // (c) sockperf against a sockperf server (kernel).
+    const std::string sp_time = " -t " + std::to_string(o.sockperf_seconds);
+    if (o.want("c")) {
+        Spawn srv(sns.name(), {"taskset", "-c", S, "sockperf", "server", "-i", srv_ip, "-p", "7002"});
+        std::this_thread::sleep_for(std::chrono::milliseconds(500));
+        for (size_t size : o.sizes)
+            rows.push_back(from_sockperf(
+                "c-kernel", "sockperf -> sockperf server", size,
+                run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " + srv_ip + " -p 7002 --full-rtt -m " +
+                                std::to_string(size) + sp_time)));
+    }
+
+    // The classifier on both ends, as the daemon would stage it: UDP 7000 diverted on the server
+    // side, UDP 9000 (oob-ping's replies) on the client side.
+    if (o.want("c") || o.want("d")) {
+        const std::string sroot = make_pin_root(), croot = make_pin_root();
+        {
+            StagedClassifier scls(sroot), ccls(croot);
+            scls.attach(sns, v.b, 0, 1);
+            scls.divert_udp({7000});
+            ccls.attach(cns, v.a, 0, 1);
+            ccls.divert_udp({9000});
+
+            // (c) sockperf against oob-echo.
+            if (o.want("c")) {
+                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
+                                       "--pin-root", sroot, "--sockperf", "--wait", "busy", "--cpu", S});
+                if (!wait_registered(scls.xsk_regs_fd(), 0))
+                    std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
+                for (size_t size : o.sizes)
+                    rows.push_back(from_sockperf(
+                        "c-oob", "sockperf -> oob-echo", size,
+                        run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " + srv_ip +
+                                        " -p 7000 --full-rtt -m " + std::to_string(size) + sp_time)));
+            }
+            // (d) oob-ping <-> oob-echo.
+            if (o.want("d")) {
+                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
+                                       "--pin-root", sroot, "--wait", "busy", "--cpu", S});
+                if (!wait_registered(scls.xsk_regs_fd(), 0))
+                    std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
+                for (size_t size : o.sizes) {
+                    std::string out = run_in(
+                        cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a + " --pin-root " + croot +
+                                 " --to " + srv_ip + " --port 7000 --local-port 9000 --wait busy --size " +
+                                 std::to_string(size) + counts + " --cpu " + C + " -j");
+                    rows.push_back(from_ping_json("d", "oob-ping -> oob-echo (liboob)", size, out));
+                }
+            }
+        }
+        remove_pin_root(sroot);
+        remove_pin_root(croot);
+    }
+
+    // (e) the floor: its own XDP program on both ends, raw rings.
+    if (o.want("e")) {
+        const std::string mac = oob::mac_str(mac_of(sns, v.b));
+        Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b, "--port",
+                               "7003", "--cpu", S});
+        std::this_thread::sleep_for(std::chrono::milliseconds(800));
+        for (size_t size : o.sizes) {
+            std::string out = run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
+                                              " --port 9003 --to " + srv_ip +
+                                              " --to-port 7003 --dst-mac " + mac + " --src " + cli_ip +
+                                              " --size " + std::to_string(size) + counts +
+                                              " --cpu " + C + " -j");
+            rows.push_back(from_ping_json("e", "bare AF_XDP (xsk-floor)", size, out));
+        }
+    }
+
+    print_rows(rows);
+    nlohmann::json rj = ratios(rows, o);
+    if (!o.json.empty()) {
+        nlohmann::json j;
+        j["load"] = load;
+        j["ratios"] = rj;
+        for (auto &r : rows)
+            j["rows"].push_back({{"case", r.id}, {"path", r.what}, {"size", r.size}, {"n", r.n},
+                                 {"lost", r.lost}, {"min_us", r.min}, {"p50_us", r.p50},
+                                 {"p90_us", r.p90}, {"p99_us", r.p99}, {"p999_us", r.p999},
+                                 {"max_us", r.max}, {"ok", r.ok}});
+        std::ofstream(o.json) << j.dump(2) << std::endl;
+    }
+    return 0;
+}

@@ -1,0 +1,351 @@
+// SPDX-License-Identifier: MIT
+// xsk-floor: a bare AF_XDP UDP ping-pong, the floor the oob path is measured against. Its own
+// minimal XDP program (xsk_floor.bpf.c), libxdp's xsk_* rings used directly, one frame in
+// flight, busy polling; no classifier, no liboob. The echo swaps addresses and ports in place
+// (both checksums are invariant under the swap) and sends the frame back.
+//
+//   xsk-floor echo --dev DEV --port N [--cpu C]
+//   xsk-floor ping --dev DEV --port LOCAL --to IP:PORT --dst-mac MAC --src IP
+//                  [--size B] [--count N] [--warmup N] [--cpu C] [-j]
+#include "xsk_floor.skel.h"
+
+#include <arpa/inet.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+#include <linux/if_link.h>
+#include <linux/if_xdp.h>
+#include <net/if.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+#include <xdp/xsk.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <vector>
+
+namespace {
+
+constexpr uint32_t kFrames = 4096, kFrameSize = 4096;
+std::atomic<bool> g_stop{false};
+
+uint64_t now_ns() {
+    timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<uint64_t>(ts.tv_sec) * 1000000000ULL + static_cast<uint64_t>(ts.tv_nsec);
+}
+
+uint16_t csum(const uint8_t *p, size_t n, uint32_t s = 0) {
+    for (size_t i = 0; i + 1 < n; i += 2)
+        s += static_cast<uint32_t>((p[i] << 8) | p[i + 1]);
+    if (n & 1)
+        s += static_cast<uint32_t>(p[n - 1] << 8);
+    while (s >> 16)
+        s = (s & 0xffff) + (s >> 16);
+    return static_cast<uint16_t>(~s);
+}
+
+struct Xsk {
+    void *area = nullptr;
+    xsk_umem *umem = nullptr;
+    xsk_socket *sock = nullptr;
+    xsk_ring_prod fill{}, tx{};
+    xsk_ring_cons comp{}, rx{};
+    std::vector<uint64_t> free;
+    xsk_floor *skel = nullptr;
+    int ifindex = 0;
+
+    void open(const std::string &dev, uint16_t port) {
+        ifindex = static_cast<int>(if_nametoindex(dev.c_str()));
+        skel = xsk_floor__open();
+        if (!skel || !ifindex)
+            die("open");
+        skel->rodata->floor_port = port;
+        if (xsk_floor__load(skel) || bpf_xdp_attach(ifindex, bpf_program__fd(skel->progs.xsk_floor),
+                                                    XDP_FLAGS_DRV_MODE, nullptr))
+            die("load and attach the floor program");
+        area = mmap(nullptr, kFrames * kFrameSize, PROT_READ | PROT_WRITE,
+                    MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        xsk_umem_config uc{2048, 2048, kFrameSize, 0, 0};
+        if (xsk_umem__create(&umem, area, kFrames * kFrameSize, &fill, &comp, &uc))
+            die("umem");
+        xsk_socket_config sc{};
+        sc.rx_size = sc.tx_size = 2048;
+        sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
+        sc.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP;
+        int rc;
+        for (int i = 0; (rc = xsk_socket__create(&sock, dev.c_str(), 0, umem, &rx, &tx, &sc)) == -EBUSY && i < 200; i++)
+            usleep(5000);
+        if (rc)
+            die("xsk socket");
+        uint32_t key = 0;
+        int fd = xsk_socket__fd(sock);
+        if (bpf_map_update_elem(bpf_map__fd(skel->maps.floor_xsks), &key, &fd, BPF_ANY))
+            die("xskmap");
+        for (uint32_t i = 0; i < kFrames; i++)
+            free.push_back(static_cast<uint64_t>(i) * kFrameSize);
+        uint32_t idx;
+        uint32_t n = xsk_ring_prod__reserve(&fill, 2048, &idx);
+        for (uint32_t i = 0; i < n; i++) {
+            *xsk_ring_prod__fill_addr(&fill, idx + i) = free.back();
+            free.pop_back();
+        }
+        xsk_ring_prod__submit(&fill, n);
+    }
+    void close() {
+        if (sock)
+            xsk_socket__delete(sock);
+        if (umem)
+            xsk_umem__delete(umem);
+        if (ifindex)
+            bpf_xdp_detach(ifindex, XDP_FLAGS_DRV_MODE, nullptr);
+        if (skel)
+            xsk_floor__destroy(skel);
+    }
+    static void die(const char *what) {
+        std::fprintf(stderr, "xsk-floor: %s failed: %s\n", what, std::strerror(errno));
+        std::exit(1);
+    }
+    uint8_t *at(uint64_t addr) { return static_cast<uint8_t *>(area) + addr; }
+    void reap() {
+        uint32_t idx;
+        uint32_t n = xsk_ring_cons__peek(&comp, 64, &idx);
+        for (uint32_t i = 0; i < n; i++)
+            refill(*xsk_ring_cons__comp_addr(&comp, idx + i));
+        xsk_ring_cons__release(&comp, n);
+    }
+    void refill(uint64_t addr) {
+        uint32_t idx;
+        if (xsk_ring_prod__reserve(&fill, 1, &idx) == 1) {
+            *xsk_ring_prod__fill_addr(&fill, idx) = addr & ~static_cast<uint64_t>(kFrameSize - 1);
+            xsk_ring_prod__submit(&fill, 1);
+        } else {
+            free.push_back(addr & ~static_cast<uint64_t>(kFrameSize - 1));
+        }
+    }
+    void send(uint64_t addr, uint32_t len) {
+        uint32_t idx;
+        while (xsk_ring_prod__reserve(&tx, 1, &idx) != 1)
+            reap();
+        xdp_desc *d = xsk_ring_prod__tx_desc(&tx, idx);
+        d->addr = addr;
+        d->len = len;
+        d->options = 0;
+        xsk_ring_prod__submit(&tx, 1);
+        if (xsk_ring_prod__needs_wakeup(&tx))
+            sendto(xsk_socket__fd(sock), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+    }
+};
+
+void swap_in_place(uint8_t *f) {
+    uint8_t t[6];
+    std::memcpy(t, f, 6);
+    std::memcpy(f, f + 6, 6);
+    std::memcpy(f + 6, t, 6);
+    uint8_t a[4];
+    std::memcpy(a, f + 26, 4);
+    std::memcpy(f + 26, f + 30, 4);
+    std::memcpy(f + 30, a, 4);
+    uint8_t p[2];
+    std::memcpy(p, f + 34, 2);
+    std::memcpy(f + 34, f + 36, 2);
+    std::memcpy(f + 36, p, 2);
+}
+
+int echo(Xsk &x) {
+    uint64_t n_echo = 0;
+    while (!g_stop) {
+        uint32_t idx;
+        uint32_t n = xsk_ring_cons__peek(&x.rx, 64, &idx);
+        if (!n) {
+            x.reap();
+            continue;
+        }
+        for (uint32_t i = 0; i < n; i++) {
+            const xdp_desc *d = xsk_ring_cons__rx_desc(&x.rx, idx + i);
+            swap_in_place(x.at(d->addr));
+            x.send(d->addr, d->len);
+            n_echo++;
+        }
+        xsk_ring_cons__release(&x.rx, n);
+        x.reap();
+    }
+    std::fprintf(stderr, "xsk-floor: echoed %lu\n", n_echo);
+    return 0;
+}
+
+struct PingOpts {
+    std::string to_ip, src_ip, dst_mac;
+    uint16_t to_port = 0, local_port = 0;
+    size_t size = 64;
+    uint64_t count = 10000, warmup = 100;
+    bool json = false;
+};
+
+int ping(Xsk &x, const std::string &dev, const PingOpts &o) {
+    // The request frame, built once; the sequence number and checksum change per round.
+    uint8_t mac[6] = {};
+    ifreq ifr{};
+    std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev.c_str());
+    int s = socket(AF_INET, SOCK_DGRAM, 0);
+    if (ioctl(s, SIOCGIFHWADDR, &ifr) == 0)
+        std::memcpy(mac, ifr.ifr_hwaddr.sa_data, 6);
+    ::close(s);
+    std::vector<uint8_t> f(42 + o.size, 0);
+    unsigned m[6];
+    std::sscanf(o.dst_mac.c_str(), "%x:%x:%x:%x:%x:%x", &m[0], &m[1], &m[2], &m[3], &m[4], &m[5]);
+    for (int i = 0; i < 6; i++)
+        f[static_cast<size_t>(i)] = static_cast<uint8_t>(m[i]);
+    std::memcpy(&f[6], mac, 6);
+    f[12] = 0x08;
+    f[14] = 0x45;
+    uint16_t tot = static_cast<uint16_t>(28 + o.size);
+    f[16] = static_cast<uint8_t>(tot >> 8);
+    f[17] = static_cast<uint8_t>(tot);
+    f[20] = 0x40;
+    f[22] = 64;
+    f[23] = 17;
+    inet_pton(AF_INET, o.src_ip.c_str(), &f[26]);
+    inet_pton(AF_INET, o.to_ip.c_str(), &f[30]);
+    uint16_t c = csum(&f[14], 20);
+    f[24] = static_cast<uint8_t>(c >> 8);
+    f[25] = static_cast<uint8_t>(c);
+    f[34] = static_cast<uint8_t>(o.local_port >> 8);
+    f[35] = static_cast<uint8_t>(o.local_port);
+    f[36] = static_cast<uint8_t>(o.to_port >> 8);
+    f[37] = static_cast<uint8_t>(o.to_port);
+    uint16_t ulen = static_cast<uint16_t>(8 + o.size);
+    f[38] = static_cast<uint8_t>(ulen >> 8);
+    f[39] = static_cast<uint8_t>(ulen);
+
+    std::vector<uint64_t> rtt;
+    rtt.reserve(o.count);
+    uint64_t lost = 0;
+    for (uint64_t i = 0; i < o.warmup + o.count && !g_stop; i++) {
+        if (x.free.empty())
+            x.reap();
+        if (x.free.empty())
+            Xsk::die("out of frames");
+        uint64_t addr = x.free.back();
+        x.free.pop_back();
+        uint8_t *p = x.at(addr);
+        std::memcpy(p, f.data(), f.size());
+        std::memcpy(p + 42, &i, 8);
+        p[40] = p[41] = 0;
+        uint32_t sum = 0;
+        for (int k = 26; k < 34; k += 2)
+            sum += static_cast<uint32_t>((p[k] << 8) | p[k + 1]);
+        sum += 17 + ulen;
+        uint16_t uc = csum(p + 34, ulen, sum);
+        if (!uc)
+            uc = 0xffff;
+        p[40] = static_cast<uint8_t>(uc >> 8);
+        p[41] = static_cast<uint8_t>(uc);
+        const uint64_t t0 = now_ns();
+        x.send(addr, static_cast<uint32_t>(f.size()));
+        bool got = false;
+        while (!got && now_ns() - t0 < 1000000000ULL && !g_stop) {
+            uint32_t idx;
+            uint32_t n = xsk_ring_cons__peek(&x.rx, 16, &idx);
+            const uint64_t t1 = now_ns();
+            for (uint32_t k = 0; k < n; k++) {
+                const xdp_desc *d = xsk_ring_cons__rx_desc(&x.rx, idx + k);
+                uint64_t seq;
+                std::memcpy(&seq, x.at(d->addr) + 42, 8);
+                if (seq == i && !got) {
+                    got = true;
+                    if (i >= o.warmup)
+                        rtt.push_back(t1 - t0);
+                }
+                x.refill(d->addr);
+            }
+            if (n)
+                xsk_ring_cons__release(&x.rx, n);
+            x.reap();
+        }
+        if (!got && i >= o.warmup)
+            lost++;
+    }
+    std::sort(rtt.begin(), rtt.end());
+    auto at = [&](double q) { return rtt.empty() ? 0 : rtt[std::min(rtt.size() - 1, static_cast<size_t>(q * static_cast<double>(rtt.size())))]; };
+    double mean = 0;
+    for (uint64_t v : rtt)
+        mean += static_cast<double>(v);
+    mean = rtt.empty() ? 0 : mean / static_cast<double>(rtt.size());
+    if (o.json)
+        std::printf("{\"path\":\"floor\",\"size\":%zu,\"count\":%zu,\"lost\":%lu,\"min_ns\":%lu,"
+                    "\"p50_ns\":%lu,\"p90_ns\":%lu,\"p99_ns\":%lu,\"p999_ns\":%lu,\"max_ns\":%lu,"
+                    "\"mean_ns\":%.1f}\n",
+                    o.size, rtt.size(), lost, rtt.empty() ? 0 : rtt.front(), at(0.5), at(0.9),
+                    at(0.99), at(0.999), rtt.empty() ? 0 : rtt.back(), mean);
+    else
+        std::printf("xsk-floor: %zu replies, %lu lost; rtt us p50 %.2f p99 %.2f\n", rtt.size(), lost,
+                    static_cast<double>(at(0.5)) / 1e3, static_cast<double>(at(0.99)) / 1e3);
+    return rtt.empty() ? 1 : 0;
+}
+
+std::string arg(int argc, char **argv, const char *name, const char *def = "") {
+    for (int i = 1; i + 1 < argc; i++)
+        if (std::strcmp(argv[i], name) == 0)
+            return argv[i + 1];
+    return def;
+}
+
+bool flag(int argc, char **argv, const char *name) {
+    for (int i = 1; i < argc; i++)
+        if (std::strcmp(argv[i], name) == 0)
+            return true;
+    return false;
+}
+
+}  // namespace
+
+int main(int argc, char **argv) {
+    if (argc < 2 || (std::strcmp(argv[1], "echo") != 0 && std::strcmp(argv[1], "ping") != 0)) {
+        std::fprintf(stderr,
+                     "usage: xsk-floor echo --dev DEV --port N [--cpu C]\n"
+                     "       xsk-floor ping --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC"
+                     " --src IP [--size B] [--count N] [--warmup N] [--cpu C] [-j]\n");
+        return 2;
+    }
+    const std::string dev = arg(argc, argv, "--dev");
+    const int cpu = std::atoi(arg(argc, argv, "--cpu", "-1").c_str());
+    if (cpu >= 0) {
+        cpu_set_t set;
+        CPU_ZERO(&set);
+        CPU_SET(cpu, &set);
+        sched_setaffinity(0, sizeof(set), &set);
+    }
+    struct sigaction sa {};
+    sa.sa_handler = [](int) { g_stop = true; };
+    sigaction(SIGINT, &sa, nullptr);
+    sigaction(SIGTERM, &sa, nullptr);
+    Xsk x;
+    x.open(dev, static_cast<uint16_t>(std::atoi(arg(argc, argv, "--port").c_str())));
+    int rc;
+    if (std::strcmp(argv[1], "echo") == 0) {
+        rc = echo(x);
+    } else {
+        PingOpts o;
+        o.local_port = static_cast<uint16_t>(std::atoi(arg(argc, argv, "--port").c_str()));
+        o.to_ip = arg(argc, argv, "--to");
+        o.to_port = static_cast<uint16_t>(std::atoi(arg(argc, argv, "--to-port").c_str()));
+        o.dst_mac = arg(argc, argv, "--dst-mac");
+        o.src_ip = arg(argc, argv, "--src");
+        o.size = std::max<size_t>(16, std::strtoul(arg(argc, argv, "--size", "64").c_str(), nullptr, 10));
+        o.count = std::strtoul(arg(argc, argv, "--count", "10000").c_str(), nullptr, 10);
+        o.warmup = std::strtoul(arg(argc, argv, "--warmup", "100").c_str(), nullptr, 10);
+        o.json = flag(argc, argv, "-j");
+        rc = ping(x, dev, o);
+    }
+    x.close();
+    return rc;
+}
