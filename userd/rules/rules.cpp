@@ -964,7 +964,7 @@ size_t masks_of(const Placement &at) {
 // heap; a pair whose mask has changed since is dropped when it comes up, and the merged mask's
 // pairs are pushed anew. A pair over budget stays over: the total only grows, the limit only
 // shrinks.
-Placement merge_masks(const Groups &gs) {
+Placement merge_masks(const Groups &gs, bool for_speed) {
     struct Node {
         Shape shape;
         std::vector<std::pair<GroupKey, double>> groups;
@@ -993,7 +993,8 @@ Placement merge_masks(const Groups &gs) {
     double total = 0;
     for (const auto &[g, count] : gs)
         total += count;
-    const double soft = std::min<double>(kMaxEntries, std::max(2 * total, total + 4096));
+    const double soft =
+        for_speed ? std::min<double>(kMaxEntries, std::max(2 * total, total + 4096)) : total;
 
     struct Cand {
         double cost;
@@ -1173,7 +1174,8 @@ std::string list_rules(const std::vector<std::pair<double, const Rule *>> &top) 
 
 // Expansion with the limits checked; shared by validate() (devices unresolved: their shapes are
 // the same) and compile().
-Expansion expand_all(const std::vector<Rule> &rs, const Resolver *resolve) {
+Expansion expand_all(const std::vector<Rule> &rs, const Resolver *resolve,
+                     const CompileOptions &opts = {}) {
     Expansion x;
     x.units.reserve(rs.size());
     for (const auto &r : rs)
@@ -1185,7 +1187,7 @@ Expansion expand_all(const std::vector<Rule> &rs, const Resolver *resolve) {
     x.natural_masks = masks_of(x.at);
     x.natural_entries = entries_of(x.groups, x.at);
     if (x.natural_entries <= kMaxEntries)
-        x.at = merge_masks(x.groups);
+        x.at = merge_masks(x.groups, opts.merge_for_speed);
 
     const size_t masks = masks_of(x.at);
     const double entries = entries_of(x.groups, x.at);
@@ -1259,12 +1261,13 @@ void validate(const std::vector<Rule> &rs, const Resolver &resolve) {
     expand_all(rs, &resolve);
 }
 
-RuleSetImage compile(const std::vector<Rule> &rs, const Resolver &resolve, CompileInfo *info) {
+RuleSetImage compile(const std::vector<Rule> &rs, const Resolver &resolve, CompileInfo *info,
+                     const CompileOptions &opts) {
     check_set(rs);
     for (const auto &r : rs)
         if (!r.id)
             fail(rule_name(r) + ": has no id (1-" + std::to_string(OOB_MAX_RULES - 1) + ")");
-    Expansion x = expand_all(rs, &resolve);
+    Expansion x = expand_all(rs, &resolve, opts);
 
     // Shapes after merging, numbered in their natural order for now.
     std::map<Shape, uint32_t> shape_ix;

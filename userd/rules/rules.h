@@ -98,9 +98,16 @@ struct CompileInfo {
     uint32_t natural_entries = 0;  // entries before merging (ranges as minimal prefix covers)
 };
 
+struct CompileOptions {
+    // Merge masks beyond what the limits require, while the entries stay within a soft budget
+    // (twice the natural count, or 4096 more): fewer masks, fewer hash lookups per frame.
+    // Off, masks are merged only to fit OOB_MAX_MASKS.
+    bool merge_for_speed = true;
+};
+
 // Compile into one generation's image (tuples 0..masks.count-1). Port ranges are expanded into
 // prefixes. Throws oobbpf::Error when a device does not resolve or a limit is exceeded.
 RuleSetImage compile(const std::vector<Rule> &rs, const Resolver &resolve,
-                     CompileInfo *info = nullptr);
+                     CompileInfo *info = nullptr, const CompileOptions &opts = {});
 
 }  // namespace oobbpf::rules
