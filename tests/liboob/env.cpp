@@ -133,7 +133,9 @@ void OobEcho::stop() {
         t_.join();
 }
 
-OobEcho::~OobEcho() { stop(); }
+OobEcho::~OobEcho() {
+    stop();
+}
 
 }  // namespace oobbpf::test
 

@@ -37,7 +37,7 @@ struct OobTopology {
 // A kernel UDP socket inside a namespace (created there; usable from any thread); IPv4 or
 // IPv6 by the address it binds to.
 class KernelUdp {
-public:
+  public:
     KernelUdp(const std::string &ns, const std::string &bind_ip, uint16_t port = 0);
     ~KernelUdp();
     bool send(const std::string &ip, uint16_t port, const std::vector<uint8_t> &data);
@@ -47,14 +47,14 @@ public:
     uint16_t port() const { return port_; }
     int fd() const { return fd_; }
 
-private:
+  private:
     int fd_ = -1;
     uint16_t port_ = 0;
 };
 
 // liboob echo in a thread of the oob namespace: every datagram goes back to its sender.
 class OobEcho {
-public:
+  public:
     OobEcho(const std::string &ns, oob::StackConfig cfg, uint16_t port);
     ~OobEcho();
     void stop();
@@ -67,7 +67,7 @@ public:
     // Waits until the socket is registered (or failed).
     bool wait_ready(int ms = 5000);
 
-private:
+  private:
     std::thread t_;
     std::atomic<bool> stop_{false}, ready_{false}, done_{false};
     std::atomic<uint64_t> echoed_{0};
@@ -83,15 +83,16 @@ namespace oobbpf::test {
 // The learned route and neighbour maps as the learner pins them (<root>/routes, <root>/neighs,
 // abi.h layouts), filled by hand.
 class LearnedMaps {
-public:
+  public:
     // netns_name: the namespace whose routes these are (its inode keys the entries).
     LearnedMaps(const std::string &pin_root, const std::string &netns_name);
     ~LearnedMaps();
     void put_route(const std::string &dst, uint32_t oif, uint32_t lower, uint16_t vid,
                    const std::string &prefsrc, uint32_t seq = 2);
-    void put_neigh(uint32_t ifindex, const std::string &addr, const oob::Mac &mac, uint32_t seq = 2);
+    void put_neigh(uint32_t ifindex, const std::string &addr, const oob::Mac &mac,
+                   uint32_t seq = 2);
 
-private:
+  private:
     int routes_ = -1, neighs_ = -1;
     uint32_t netns_ = 0;
 };
@@ -102,7 +103,7 @@ oob::Mac mac_of(const Netns &ns, const std::string &dev);
 // A program running in the background inside a namespace (nsenter --net), its stdout and
 // stderr in a log file. Stopped with SIGTERM (then SIGKILL) when destroyed.
 class Spawn {
-public:
+  public:
     Spawn(const std::string &ns, const std::vector<std::string> &argv);
     ~Spawn();
     // SIGTERM, wait up to timeout_ms, then SIGKILL. Returns the exit status (-1 if killed).
@@ -111,7 +112,7 @@ public:
     std::string log() const;
     int pid() const { return pid_; }
 
-private:
+  private:
     int pid_ = -1, status_ = -1;
     std::string log_;
 };

@@ -151,7 +151,7 @@ TEST(LiboobMiss, NeighbourMissGoesInBandThenOob) {
 
 // The learned maps (as the learner pins them) are asked before netlink.
 class MapSource : public ::testing::Test {
-protected:
+  protected:
     void SetUp() override {
         OOBBPF_REQUIRE_PRIVILEGE();
         t_ = std::make_unique<OobTopology>(std::vector<uint16_t>{kPort});

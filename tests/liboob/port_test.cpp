@@ -41,7 +41,7 @@ std::vector<uint8_t> pattern(size_t n, uint8_t seed) {
 
 // AF_PACKET on the client side: raw frames.
 class PacketSocket {
-public:
+  public:
     PacketSocket(const std::string &ns, const std::string &dev, uint16_t ethertype) {
         NetnsScope in(ns);
         fd_ = socket(AF_PACKET, SOCK_RAW | SOCK_CLOEXEC, htons(ethertype));
@@ -63,7 +63,8 @@ public:
         while (poll(&p, 1, ms) > 0) {
             sockaddr_ll from{};
             socklen_t len = sizeof(from);
-            ssize_t n = recvfrom(fd_, b.data(), b.size(), 0, reinterpret_cast<sockaddr *>(&from), &len);
+            ssize_t n =
+                recvfrom(fd_, b.data(), b.size(), 0, reinterpret_cast<sockaddr *>(&from), &len);
             if (n > 0 && from.sll_pkttype != PACKET_OUTGOING) {
                 b.resize(static_cast<size_t>(n));
                 return b;
@@ -72,14 +73,15 @@ public:
         return {};
     }
 
-private:
+  private:
     int fd_ = -1, ifindex_ = 0;
 };
 
 bool have_vlan_devices() {
     std::string a = unique_name("ot");
     bool ok = sh("ip link add " + a + " type veth peer name " + a + "p && ip link add link " + a +
-                 " name " + a + ".9 type vlan id 9").status == 0;
+                 " name " + a + ".9 type vlan id 9")
+                  .status == 0;
     sh("ip link del " + a);
     return ok;
 }
@@ -95,9 +97,12 @@ TEST(LiboobPort, VlanPortRepliesTagged) {
     // The client's VLAN device puts the tag in the frame (txvlan off) so the classifier sees it.
     client.sh_ok("ip link add link " + v.a + " name " + v.a + ".42 type vlan id 42 && ethtool -K " +
                  v.a + " txvlan off >/dev/null && ip addr add 10.78.0.1/24 dev " + v.a +
-                 ".42 && ip link set " + v.a + ".42 up && ethtool -K " + v.a + ".42 tx off >/dev/null");
-    oobns.sh_ok("ip link add link " + v.b + " name " + v.b + ".42 type vlan id 42 && ip addr add "
-                "10.78.0.2/24 dev " + v.b + ".42 && ip link set " + v.b + ".42 up");
+                 ".42 && ip link set " + v.a + ".42 up && ethtool -K " + v.a +
+                 ".42 tx off >/dev/null");
+    oobns.sh_ok("ip link add link " + v.b + " name " + v.b +
+                ".42 type vlan id 42 && ip addr add "
+                "10.78.0.2/24 dev " +
+                v.b + ".42 && ip link set " + v.b + ".42 up");
     std::string pin_root = make_pin_root();
     const std::string pcap = "/tmp/" + unique_name("oobt") + ".pcap";
     {
@@ -120,7 +125,8 @@ TEST(LiboobPort, VlanPortRepliesTagged) {
         cap.stop();
         echo.stop();
         EXPECT_EQ(echo.echoed(), 20u) << echo.error();
-        EXPECT_GE(cls.port_stats(2).verdict_packets[OOB_DIVERT], 20u) << "diverted on the VLAN port";
+        EXPECT_GE(cls.port_stats(2).verdict_packets[OOB_DIVERT], 20u)
+            << "diverted on the VLAN port";
         EXPECT_EQ(cls.port_stats(1).verdict_packets[OOB_DIVERT], 0u);
     }
     std::string out = sh_ok("tshark -r " + pcap +
@@ -161,7 +167,8 @@ TEST(LiboobPort, VlanTagFromLearnedRoute) {
         oob::Stack stack(config(t.veth.b, t.pin_root));
         auto sock = stack.udp(kPort);
         for (int i = 0; i < 10; i++) {
-            Bytes req = udp4("10.78.0.1", "10.78.0.2", 5555, kPort, 100 + static_cast<size_t>(i), {42});
+            Bytes req =
+                udp4("10.78.0.1", "10.78.0.2", 5555, kPort, 100 + static_cast<size_t>(i), {42});
             std::memcpy(req.data(), oob_mac.data(), 6);
             std::memcpy(req.data() + 6, client_mac.data(), 6);
             ASSERT_TRUE(ps.send(req));
@@ -302,8 +309,8 @@ TEST(LiboobPort, SeveralQueuesOneSocketEach) {
     const std::string a = unique_name("ot"), b = unique_name("ot");
     sh_ok("ip link add " + a + " numtxqueues 2 numrxqueues 2 netns " + client.name() +
           " type veth peer name " + b + " numtxqueues 2 numrxqueues 2 netns " + oobns.name());
-    client.sh_ok("ip link set " + a + " up && ip addr add 10.79.0.1/24 dev " + a + " && ethtool -K " +
-                 a + " tx off >/dev/null");
+    client.sh_ok("ip link set " + a + " up && ip addr add 10.79.0.1/24 dev " + a +
+                 " && ethtool -K " + a + " tx off >/dev/null");
     oobns.sh_ok("ip link set " + b + " up && ip addr add 10.79.0.2/24 dev " + b);
     std::string pin_root = make_pin_root();
     {

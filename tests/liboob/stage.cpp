@@ -174,6 +174,8 @@ void StagedClassifier::divert_udp(const std::vector<uint16_t> &dports,
     oobbpf::install_rules(*tables_, img);
 }
 
-int StagedClassifier::xsk_regs_fd() const { return tables_->fds().xsk_regs; }
+int StagedClassifier::xsk_regs_fd() const {
+    return tables_->fds().xsk_regs;
+}
 
 }  // namespace oobbpf::test

@@ -23,13 +23,13 @@ namespace oobbpf::test {
 // Moves the calling thread into a namespace for the object's lifetime; back on destruction.
 // Sockets created meanwhile stay bound to that namespace.
 class NetnsScope {
-public:
+  public:
     explicit NetnsScope(const std::string &ns_name);
     ~NetnsScope();
     NetnsScope(const NetnsScope &) = delete;
     NetnsScope &operator=(const NetnsScope &) = delete;
 
-private:
+  private:
     int old_ = -1;
 };
 
@@ -37,7 +37,7 @@ private:
 int ifindex_in(const Netns &ns, const std::string &dev);
 
 class StagedClassifier {
-public:
+  public:
     explicit StagedClassifier(std::string pin_root);
     ~StagedClassifier();
     StagedClassifier(const StagedClassifier &) = delete;
@@ -61,7 +61,7 @@ public:
     int xsk_regs_fd() const;
     oob_port_stats port_stats(uint32_t port_id) const { return tables_->port_stats(port_id); }
 
-private:
+  private:
     struct Attachment {
         std::string ns, dev;
         uint32_t ifindex;

@@ -17,9 +17,16 @@ namespace {
 constexpr uint16_t kPort = 7000;
 
 std::vector<std::string> echo_args(const OobTopology &t, std::vector<std::string> extra = {}) {
-    std::vector<std::string> a = {build_path("tools/oob-echo/oob-echo"), "--dev", t.veth.b,
-                                  "--port", std::to_string(kPort), "--pin-root", t.pin_root,
-                                  "--wait", "sleep", "-j"};
+    std::vector<std::string> a = {build_path("tools/oob-echo/oob-echo"),
+                                  "--dev",
+                                  t.veth.b,
+                                  "--port",
+                                  std::to_string(kPort),
+                                  "--pin-root",
+                                  t.pin_root,
+                                  "--wait",
+                                  "sleep",
+                                  "-j"};
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
 }
@@ -48,9 +55,9 @@ TEST(OobEchoTool, AnswersSockperfPingPong) {
     Spawn echo(t.oob.name(), echo_args(t, {"--sockperf"}));
     ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo.log();
 
-    std::string out = t.client.sh_ok(std::string("timeout 30 sockperf ping-pong -i ") +
-                                     OobTopology::kOobIp + " -p " + std::to_string(kPort) +
-                                     " -t 2 -m 64 2>&1");
+    std::string out =
+        t.client.sh_ok(std::string("timeout 30 sockperf ping-pong -i ") + OobTopology::kOobIp +
+                       " -p " + std::to_string(kPort) + " -t 2 -m 64 2>&1");
     auto [sent, received] = sockperf_counts(out);
     EXPECT_GT(received, 1000) << out;
     EXPECT_LE(sent - received, 1) << "at most the one in flight when the window closed\n" << out;
@@ -58,11 +65,13 @@ TEST(OobEchoTool, AnswersSockperfPingPong) {
 
     // Under load, only one message in --reply-every asks for an answer.
     out = t.client.sh_ok(std::string("timeout 30 sockperf under-load -i ") + OobTopology::kOobIp +
-                         " -p " + std::to_string(kPort) + " -t 2 -m 200 --mps 5000 --reply-every 50 2>&1");
+                         " -p " + std::to_string(kPort) +
+                         " -t 2 -m 200 --mps 5000 --reply-every 50 2>&1");
     auto [sent2, received2] = sockperf_counts(out);
     EXPECT_GT(sent2, 5000) << out;
     EXPECT_GT(received2, 0) << out;
-    EXPECT_NEAR(static_cast<double>(received2), static_cast<double>(sent2) / 50, sent2 / 50 * 0.1 + 2)
+    EXPECT_NEAR(static_cast<double>(received2), static_cast<double>(sent2) / 50,
+                sent2 / 50 * 0.1 + 2)
         << out;
 
     EXPECT_EQ(echo.stop(), 0) << echo.log();
@@ -103,8 +112,8 @@ TEST(OobEchoTool, WireFramesPassTsharkChecksumValidation) {
     OOBBPF_REQUIRE_PRIVILEGE();
     OobTopology t({kPort});
     const std::string pcap = "/tmp/" + unique_name("oobt") + ".pcap";
-    Spawn cap(t.client.name(), {"tcpdump", "-i", t.veth.a, "--immediate-mode", "-U", "-w", pcap, "udp", "port",
-                                std::to_string(kPort)});
+    Spawn cap(t.client.name(), {"tcpdump", "-i", t.veth.a, "--immediate-mode", "-U", "-w", pcap,
+                                "udp", "port", std::to_string(kPort)});
     Spawn echo(t.oob.name(), echo_args(t));
     ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo.log();
     std::this_thread::sleep_for(std::chrono::milliseconds(500));  // tcpdump is up
@@ -130,11 +139,14 @@ TEST(OobEchoTool, WireFramesPassTsharkChecksumValidation) {
     SCOPED_TRACE(cap.log());
 
     // Every frame liboob sent: IP and UDP checksums judged Good (1), the UDP checksum never 0.
-    std::string out = sh_ok("tshark -r " + pcap +
-                            " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE"
-                            " -Y 'udp.srcport == " + std::to_string(kPort) + "'"
-                            " -T fields -e ip.checksum.status -e udp.checksum.status -e udp.checksum"
-                            " -e udp.length 2>/dev/null");
+    std::string out =
+        sh_ok("tshark -r " + pcap +
+              " -o ip.check_checksum:TRUE -o udp.check_checksum:TRUE"
+              " -Y 'udp.srcport == " +
+              std::to_string(kPort) +
+              "'"
+              " -T fields -e ip.checksum.status -e udp.checksum.status -e udp.checksum"
+              " -e udp.length 2>/dev/null");
     std::istringstream in(out);
     std::string line;
     size_t frames = 0;

@@ -47,10 +47,11 @@ TEST(Checksum, MatchesReferenceForEveryLengthAndAlignment) {
 
 TEST(Checksum, AllOnesAndCarries) {
     std::vector<uint8_t> ff(1500, 0xff);
-    EXPECT_EQ(ntohs(csum_fold(csum_partial(ff.data(), ff.size()))), reference_csum(ff.data(), ff.size()));
+    EXPECT_EQ(ntohs(csum_fold(csum_partial(ff.data(), ff.size()))),
+              reference_csum(ff.data(), ff.size()));
     // A header whose checksum is in place sums to zero (the verify rule).
-    const uint8_t hdr[20] = {0x45, 0, 0, 0x73, 0, 0, 0x40, 0, 0x40, 0x11, 0xb8, 0x61,
-                             0xc0, 0xa8, 0, 1, 0xc0, 0xa8, 0, 0xc7};  // a textbook example
+    const uint8_t hdr[20] = {0x45, 0,    0,    0x73, 0, 0,    0x40, 0, 0x40, 0x11, 0xb8,
+                             0x61, 0xc0, 0xa8, 0,    1, 0xc0, 0xa8, 0, 0xc7};  // a textbook example
     EXPECT_EQ(ip4_header_csum(hdr, 20), 0);
 }
 
@@ -174,8 +175,10 @@ TEST(Parse, Table) {
     std::vector<ParseCase> cases = {
         {"udp4", good4, R::None, AF_INET},
         {"udp6", good6, R::None, AF_INET6},
-        {"udp4 vlan 42", test::udp4("10.0.0.1", "10.0.0.2", 1, 7000, 8, {42}), R::None, AF_INET, 42},
-        {"udp6 qinq", test::udp6("fd00::1", "fd00::2", 1, 7000, 8, {100, 42}), R::None, AF_INET6, 42},
+        {"udp4 vlan 42", test::udp4("10.0.0.1", "10.0.0.2", 1, 7000, 8, {42}), R::None, AF_INET,
+         42},
+        {"udp6 qinq", test::udp6("fd00::1", "fd00::2", 1, 7000, 8, {100, 42}), R::None, AF_INET6,
+         42},
         {"three tags", qinq3.build(), R::VlanDepth, 0, 20},
         {"short", test::truncate(good4, 10), R::TruncL2},
         {"ip4 truncated", test::truncate(good4, 30), R::BadIp},
@@ -208,7 +211,7 @@ TEST(Parse, Table) {
 }
 
 class Build : public ::testing::Test {
-protected:
+  protected:
     alignas(4096) static inline uint8_t area_[4 * 4096];
     FramePool pool_{area_, 4, 4096};
 
@@ -314,7 +317,8 @@ TEST_F(Build, RefusesAboveMtuAndWithoutHeadroom) {
 TEST_F(Build, RawEthernetWithTag) {
     Frame f = payload(Bytes(46, 1));
     uint32_t hlen = 0;
-    ASSERT_EQ(push_eth(f, {2, 0, 0, 0, 0, 2}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0x88b5, 7, hlen), 0);
+    ASSERT_EQ(
+        push_eth(f, {2, 0, 0, 0, 0, 2}, {0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, 0x88b5, 7, hlen), 0);
     EXPECT_EQ(hlen, 18u);
     wire::Parsed q;
     EXPECT_EQ(wire::parse(f.data(), f.len(), q, true), wire::Reject::None);

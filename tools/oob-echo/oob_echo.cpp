@@ -94,17 +94,28 @@ int run_oob(const Options &o) {
     const auto st = stack.counters();
     const auto qc = stack.queue_counters();
     if (o.json) {
-        nlohmann::json j = {
-            {"echoed", echoed}, {"ignored", ignored},
-            {"socket", {{"rx_packets", sc.rx_packets}, {"rx_dropped", sc.rx_dropped},
-                        {"rx_inband", sc.rx_inband}, {"tx_packets", sc.tx_packets},
-                        {"tx_inband", sc.tx_inband}, {"tx_errors", sc.tx_errors},
-                        {"route_misses", sc.route_misses}, {"neigh_misses", sc.neigh_misses}}},
-            {"stack", {{"rx_frames", st.rx_frames}, {"rx_meta", st.rx_meta},
-                       {"rx_no_socket", st.rx_no_socket}, {"tx_frames", st.tx_frames},
-                       {"path_hits", st.path_hits}, {"path_lookups", st.path_lookups}}},
-            {"xsk", {{"kernel_rx_dropped", qc.kernel_rx_dropped},
-                     {"kernel_fill_empty", qc.kernel_fill_empty}, {"tx_kicks", qc.tx_kicks}}}};
+        nlohmann::json j = {{"echoed", echoed},
+                            {"ignored", ignored},
+                            {"socket",
+                             {{"rx_packets", sc.rx_packets},
+                              {"rx_dropped", sc.rx_dropped},
+                              {"rx_inband", sc.rx_inband},
+                              {"tx_packets", sc.tx_packets},
+                              {"tx_inband", sc.tx_inband},
+                              {"tx_errors", sc.tx_errors},
+                              {"route_misses", sc.route_misses},
+                              {"neigh_misses", sc.neigh_misses}}},
+                            {"stack",
+                             {{"rx_frames", st.rx_frames},
+                              {"rx_meta", st.rx_meta},
+                              {"rx_no_socket", st.rx_no_socket},
+                              {"tx_frames", st.tx_frames},
+                              {"path_hits", st.path_hits},
+                              {"path_lookups", st.path_lookups}}},
+                            {"xsk",
+                             {{"kernel_rx_dropped", qc.kernel_rx_dropped},
+                              {"kernel_fill_empty", qc.kernel_fill_empty},
+                              {"tx_kicks", qc.tx_kicks}}}};
         std::cout << j.dump() << std::endl;
     } else {
         std::fprintf(stderr,
@@ -120,9 +131,8 @@ int run_kernel(const Options &o) {
     int fd = socket(AF_INET6, SOCK_DGRAM, 0);
     int zero = 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof(zero));
-    if (!o.dev.empty() &&
-        setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.dev.c_str(),
-                   static_cast<socklen_t>(o.dev.size())) < 0) {
+    if (!o.dev.empty() && setsockopt(fd, SOL_SOCKET, SO_BINDTODEVICE, o.dev.c_str(),
+                                     static_cast<socklen_t>(o.dev.size())) < 0) {
         std::perror("SO_BINDTODEVICE");
         return 1;
     }
@@ -134,7 +144,8 @@ int run_kernel(const Options &o) {
         return 1;
     }
     const bool busy = o.wait == "busy";
-    std::fprintf(stderr, "oob-echo: kernel socket port %u (%s)\n", o.port, busy ? "busy" : "blocking");
+    std::fprintf(stderr, "oob-echo: kernel socket port %u (%s)\n", o.port,
+                 busy ? "busy" : "blocking");
     timeval tv{0, 100000};
     if (!busy)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
@@ -171,12 +182,17 @@ int main(int argc, char **argv) {
     CLI::App app{"UDP echo on the oob path (or, with --kernel, on a kernel socket)"};
     app.add_option("--dev", o.dev, "oob port device (a VLAN device for a VLAN port)");
     app.add_option("--port", o.port, "UDP port")->required();
-    app.add_option("--queue", o.queues, "RX queue(s) of the device, one AF_XDP socket each (default 0)");
+    app.add_option("--queue", o.queues,
+                   "RX queue(s) of the device, one AF_XDP socket each (default 0)");
     app.add_option("--pin-root", o.pin_root, "where the daemon pinned the classifier's maps");
-    app.add_flag("--sockperf", o.sockperf, "answer sockperf clients (clear the client flag; no answer to warm-ups)");
-    app.add_option("--wait", o.wait, "busy: spin on the rings; sleep: poll(2)")->check(CLI::IsMember({"busy", "sleep"}));
-    app.add_option("--mode", o.mode, "AF_XDP bind mode")->check(CLI::IsMember({"copy", "zerocopy", "auto"}));
-    app.add_option("--miss", o.miss, "on a route or neighbour miss: send in-band, or drop with an error")
+    app.add_flag("--sockperf", o.sockperf,
+                 "answer sockperf clients (clear the client flag; no answer to warm-ups)");
+    app.add_option("--wait", o.wait, "busy: spin on the rings; sleep: poll(2)")
+        ->check(CLI::IsMember({"busy", "sleep"}));
+    app.add_option("--mode", o.mode, "AF_XDP bind mode")
+        ->check(CLI::IsMember({"copy", "zerocopy", "auto"}));
+    app.add_option("--miss", o.miss,
+                   "on a route or neighbour miss: send in-band, or drop with an error")
         ->check(CLI::IsMember({"inband", "error"}));
     app.add_option("--count", o.count, "exit after this many echoes");
     app.add_option("--duration", o.duration, "exit after this many seconds");

@@ -153,7 +153,8 @@ int run_kernel(const Options &o, Result &r) {
         return 1;
     }
     const bool busy = o.wait == "busy";
-    timeval tv{static_cast<time_t>(o.timeout_ms / 1000), static_cast<suseconds_t>((o.timeout_ms % 1000) * 1000)};
+    timeval tv{static_cast<time_t>(o.timeout_ms / 1000),
+               static_cast<suseconds_t>((o.timeout_ms % 1000) * 1000)};
     setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
     std::vector<uint8_t> out(std::max<size_t>(o.size, 16)), in(65536);
     for (uint64_t i = 0; i < o.warmup + o.count && !g_stop; i++) {
@@ -191,10 +192,17 @@ void report(const Options &o, const Result &r) {
     const auto s = r.rtt.summary();
     const auto x = r.rx_stack.summary();
     if (o.json) {
-        nlohmann::json j = {{"path", o.kernel ? "kernel" : "oob"}, {"size", o.size},
-                            {"count", s.n}, {"lost", r.lost}, {"stale", r.stale},
-                            {"min_ns", s.min}, {"p50_ns", s.p50}, {"p90_ns", s.p90},
-                            {"p99_ns", s.p99}, {"p999_ns", s.p999}, {"max_ns", s.max},
+        nlohmann::json j = {{"path", o.kernel ? "kernel" : "oob"},
+                            {"size", o.size},
+                            {"count", s.n},
+                            {"lost", r.lost},
+                            {"stale", r.stale},
+                            {"min_ns", s.min},
+                            {"p50_ns", s.p50},
+                            {"p90_ns", s.p90},
+                            {"p99_ns", s.p99},
+                            {"p999_ns", s.p999},
+                            {"max_ns", s.max},
                             {"mean_ns", s.mean}};
         if (x.n)
             j["rx_classify_to_app_p50_ns"] = x.p50;
@@ -207,8 +215,8 @@ void report(const Options &o, const Result &r) {
     std::printf("rtt us: min %.2f p50 %.2f p90 %.2f p99 %.2f p99.9 %.2f max %.2f mean %.2f\n",
                 us(s.min), us(s.p50), us(s.p90), us(s.p99), us(s.p999), us(s.max), s.mean / 1000.0);
     if (x.n)
-        std::printf("reply path: classifier stamp -> application p50 %.2f us p99 %.2f us\n", us(x.p50),
-                    us(x.p99));
+        std::printf("reply path: classifier stamp -> application p50 %.2f us p99 %.2f us\n",
+                    us(x.p50), us(x.p99));
     if (o.histogram)
         std::printf("%s", r.rtt.histogram().c_str());
 }
@@ -221,7 +229,8 @@ int main(int argc, char **argv) {
     app.add_option("--dev", o.dev, "oob port device (oob path)");
     app.add_option("--to", o.to, "echo server address")->required();
     app.add_option("--port", o.port, "echo server UDP port")->required();
-    app.add_option("--local-port", o.local_port, "this end's UDP port (the classifier must divert it)");
+    app.add_option("--local-port", o.local_port,
+                   "this end's UDP port (the classifier must divert it)");
     app.add_option("--queue", o.queue, "RX queue of the device");
     app.add_option("--pin-root", o.pin_root, "where the daemon pinned the classifier's maps");
     app.add_option("--size", o.size, "payload bytes (at least 16)")->check(CLI::Range(16, 8972));
@@ -230,7 +239,8 @@ int main(int argc, char **argv) {
     app.add_option("--interval-us", o.interval_us, "pause between round trips");
     app.add_option("--timeout-ms", o.timeout_ms, "a reply later than this is lost");
     app.add_option("--resolve-ms", o.resolve_ms, "how long to wait for the path at start (oob)");
-    app.add_option("--wait", o.wait, "busy: spin; sleep: block in the kernel")->check(CLI::IsMember({"busy", "sleep"}));
+    app.add_option("--wait", o.wait, "busy: spin; sleep: block in the kernel")
+        ->check(CLI::IsMember({"busy", "sleep"}));
     app.add_option("--cpu", o.cpu, "pin to this CPU");
     app.add_flag("--kernel", o.kernel, "a plain kernel UDP socket instead of the oob path");
     app.add_flag("--histogram", o.histogram, "print a histogram of the round-trip times");

@@ -55,7 +55,9 @@ struct Row {
     std::string note;
 };
 
-std::string tool(const std::string &rel) { return build_path(rel); }
+std::string tool(const std::string &rel) {
+    return build_path(rel);
+}
 
 std::string run_in(const Netns &ns, const std::string &cmd) {
     CmdResult r = sh(ns.prefix() + cmd + " 2>&1");
@@ -138,8 +140,9 @@ nlohmann::json ratios(const std::vector<Row> &rows, const Opts &o) {
         const char *num, *den, *stat;
         double target;
     };
-    const Check checks[] = {{"d", "a", "p50", 0.35}, {"d", "b", "p50", 0.6}, {"d", "b", "p99", 0.6},
-                            {"d", "e", "p50", 1.15}, {"d", "e", "p99", 0}, {"c-oob", "c-kernel", "p50", 0},
+    const Check checks[] = {{"d", "a", "p50", 0.35},        {"d", "b", "p50", 0.6},
+                            {"d", "b", "p99", 0.6},         {"d", "e", "p50", 1.15},
+                            {"d", "e", "p99", 0},           {"c-oob", "c-kernel", "p50", 0},
                             {"c-oob", "c-kernel", "p99", 0}};
     nlohmann::json out = nlohmann::json::array();
     std::printf("\n| ratio | bytes | value | target |\n|---|---:|---:|---|\n");
@@ -148,15 +151,20 @@ nlohmann::json ratios(const std::vector<Row> &rows, const Opts &o) {
             const Row *n = find(rows, c.num, size), *d = find(rows, c.den, size);
             if (!n || !d)
                 continue;
-            auto pick = [&](const Row *r) { return std::string(c.stat) == "p50" ? r->p50 : r->p99; };
+            auto pick = [&](const Row *r) {
+                return std::string(c.stat) == "p50" ? r->p50 : r->p99;
+            };
             double v = pick(n) / pick(d);
             std::string target = c.target > 0 ? "<= " + std::to_string(c.target).substr(0, 4) +
                                                     (v <= c.target ? " met" : " missed")
                                               : "-";
             std::printf("| (%s)/(%s) %s | %zu | %.2f | %s |\n", c.num, c.den, c.stat, size, v,
                         target.c_str());
-            out.push_back({{"ratio", std::string(c.num) + "/" + c.den}, {"stat", c.stat},
-                           {"size", size}, {"value", v}, {"target", c.target}});
+            out.push_back({{"ratio", std::string(c.num) + "/" + c.den},
+                           {"stat", c.stat},
+                           {"size", size},
+                           {"value", v},
+                           {"target", c.target}});
         }
     return out;
 }
@@ -191,8 +199,8 @@ int main(int argc, char **argv) {
     Veth v = make_veth(cns, sns, "10.88.0.1/24", "10.88.0.2/24");
     const std::string C = std::to_string(o.client_cpu), S = std::to_string(o.server_cpu);
     const std::string srv_ip = "10.88.0.2", cli_ip = "10.88.0.1";
-    const std::string counts = " --count " + std::to_string(o.count) + " --warmup " +
-                               std::to_string(o.warmup);
+    const std::string counts =
+        " --count " + std::to_string(o.count) + " --warmup " + std::to_string(o.warmup);
     // Neighbours resolved once, before anything is measured.
     run_in(cns, "ping -c 2 -i 0.2 -W 1 " + srv_ip + " >/dev/null");
     std::vector<Row> rows;
@@ -206,23 +214,26 @@ int main(int argc, char **argv) {
                                "--wait", wait, "--cpu", S});
         std::this_thread::sleep_for(std::chrono::milliseconds(300));
         for (size_t size : o.sizes) {
-            std::string out = run_in(cns, tool("tools/oob-ping/oob-ping") + " --kernel --to " +
-                                              srv_ip + " --port 7001 --local-port 9001 --wait " +
-                                              wait + " --size " + std::to_string(size) + counts +
-                                              " --cpu " + C + " -j");
-            rows.push_back(from_ping_json(id, "kernel UDP, " + std::string(wait == "sleep" ? "blocking" : "busy"), size, out));
+            std::string out =
+                run_in(cns, tool("tools/oob-ping/oob-ping") + " --kernel --to " + srv_ip +
+                                " --port 7001 --local-port 9001 --wait " + wait + " --size " +
+                                std::to_string(size) + counts + " --cpu " + C + " -j");
+            rows.push_back(from_ping_json(
+                id, "kernel UDP, " + std::string(wait == "sleep" ? "blocking" : "busy"), size,
+                out));
         }
     }
     // (c) sockperf against a sockperf server (kernel).
     const std::string sp_time = " -t " + std::to_string(o.sockperf_seconds);
     if (o.want("c")) {
-        Spawn srv(sns.name(), {"taskset", "-c", S, "sockperf", "server", "-i", srv_ip, "-p", "7002"});
+        Spawn srv(sns.name(),
+                  {"taskset", "-c", S, "sockperf", "server", "-i", srv_ip, "-p", "7002"});
         std::this_thread::sleep_for(std::chrono::milliseconds(500));
         for (size_t size : o.sizes)
             rows.push_back(from_sockperf(
                 "c-kernel", "sockperf -> sockperf server", size,
-                run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " + srv_ip + " -p 7002 --full-rtt -m " +
-                                std::to_string(size) + sp_time)));
+                run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " + srv_ip +
+                                " -p 7002 --full-rtt -m " + std::to_string(size) + sp_time)));
     }
 
     // The classifier on both ends, as the daemon would stage it: UDP 7000 diverted on the server
@@ -238,27 +249,30 @@ int main(int argc, char **argv) {
 
             // (c) sockperf against oob-echo.
             if (o.want("c")) {
-                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
-                                       "--pin-root", sroot, "--sockperf", "--wait", "busy", "--cpu", S});
+                Spawn srv(sns.name(),
+                          {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
+                           "--pin-root", sroot, "--sockperf", "--wait", "busy", "--cpu", S});
                 if (!wait_registered(scls.xsk_regs_fd(), 0))
                     std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
                 for (size_t size : o.sizes)
-                    rows.push_back(from_sockperf(
-                        "c-oob", "sockperf -> oob-echo", size,
-                        run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " + srv_ip +
-                                        " -p 7000 --full-rtt -m " + std::to_string(size) + sp_time)));
+                    rows.push_back(
+                        from_sockperf("c-oob", "sockperf -> oob-echo", size,
+                                      run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " +
+                                                      srv_ip + " -p 7000 --full-rtt -m " +
+                                                      std::to_string(size) + sp_time)));
             }
             // (d) oob-ping <-> oob-echo.
             if (o.want("d")) {
-                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
-                                       "--pin-root", sroot, "--wait", "busy", "--cpu", S});
+                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port",
+                                       "7000", "--pin-root", sroot, "--wait", "busy", "--cpu", S});
                 if (!wait_registered(scls.xsk_regs_fd(), 0))
                     std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
                 for (size_t size : o.sizes) {
-                    std::string out = run_in(
-                        cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a + " --pin-root " + croot +
-                                 " --to " + srv_ip + " --port 7000 --local-port 9000 --wait busy --size " +
-                                 std::to_string(size) + counts + " --cpu " + C + " -j");
+                    std::string out =
+                        run_in(cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a +
+                                        " --pin-root " + croot + " --to " + srv_ip +
+                                        " --port 7000 --local-port 9000 --wait busy --size " +
+                                        std::to_string(size) + counts + " --cpu " + C + " -j");
                     rows.push_back(from_ping_json("d", "oob-ping -> oob-echo (liboob)", size, out));
                 }
             }
@@ -274,11 +288,11 @@ int main(int argc, char **argv) {
                                "7003", "--cpu", S});
         std::this_thread::sleep_for(std::chrono::milliseconds(800));
         for (size_t size : o.sizes) {
-            std::string out = run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
-                                              " --port 9003 --to " + srv_ip +
-                                              " --to-port 7003 --dst-mac " + mac + " --src " + cli_ip +
-                                              " --size " + std::to_string(size) + counts +
-                                              " --cpu " + C + " -j");
+            std::string out =
+                run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
+                                " --port 9003 --to " + srv_ip + " --to-port 7003 --dst-mac " + mac +
+                                " --src " + cli_ip + " --size " + std::to_string(size) + counts +
+                                " --cpu " + C + " -j");
             rows.push_back(from_ping_json("e", "bare AF_XDP (xsk-floor)", size, out));
         }
     }
@@ -290,10 +304,18 @@ int main(int argc, char **argv) {
         j["load"] = load;
         j["ratios"] = rj;
         for (auto &r : rows)
-            j["rows"].push_back({{"case", r.id}, {"path", r.what}, {"size", r.size}, {"n", r.n},
-                                 {"lost", r.lost}, {"min_us", r.min}, {"p50_us", r.p50},
-                                 {"p90_us", r.p90}, {"p99_us", r.p99}, {"p999_us", r.p999},
-                                 {"max_us", r.max}, {"ok", r.ok}});
+            j["rows"].push_back({{"case", r.id},
+                                 {"path", r.what},
+                                 {"size", r.size},
+                                 {"n", r.n},
+                                 {"lost", r.lost},
+                                 {"min_us", r.min},
+                                 {"p50_us", r.p50},
+                                 {"p90_us", r.p90},
+                                 {"p99_us", r.p99},
+                                 {"p999_us", r.p999},
+                                 {"max_us", r.max},
+                                 {"ok", r.ok}});
         std::ofstream(o.json) << j.dump(2) << std::endl;
     }
     return 0;

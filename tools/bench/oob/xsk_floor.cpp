@@ -82,7 +82,10 @@ struct Xsk {
         sc.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
         sc.bind_flags = XDP_COPY | XDP_USE_NEED_WAKEUP;
         int rc;
-        for (int i = 0; (rc = xsk_socket__create(&sock, dev.c_str(), 0, umem, &rx, &tx, &sc)) == -EBUSY && i < 200; i++)
+        for (int i = 0;
+             (rc = xsk_socket__create(&sock, dev.c_str(), 0, umem, &rx, &tx, &sc)) == -EBUSY &&
+             i < 200;
+             i++)
             usleep(5000);
         if (rc)
             die("xsk socket");
@@ -275,20 +278,26 @@ int ping(Xsk &x, const std::string &dev, const PingOpts &o) {
             lost++;
     }
     std::sort(rtt.begin(), rtt.end());
-    auto at = [&](double q) { return rtt.empty() ? 0 : rtt[std::min(rtt.size() - 1, static_cast<size_t>(q * static_cast<double>(rtt.size())))]; };
+    auto at = [&](double q) {
+        return rtt.empty()
+                   ? 0
+                   : rtt[std::min(rtt.size() - 1,
+                                  static_cast<size_t>(q * static_cast<double>(rtt.size())))];
+    };
     double mean = 0;
     for (uint64_t v : rtt)
         mean += static_cast<double>(v);
     mean = rtt.empty() ? 0 : mean / static_cast<double>(rtt.size());
     if (o.json)
-        std::printf("{\"path\":\"floor\",\"size\":%zu,\"count\":%zu,\"lost\":%lu,\"min_ns\":%lu,"
-                    "\"p50_ns\":%lu,\"p90_ns\":%lu,\"p99_ns\":%lu,\"p999_ns\":%lu,\"max_ns\":%lu,"
-                    "\"mean_ns\":%.1f}\n",
-                    o.size, rtt.size(), lost, rtt.empty() ? 0 : rtt.front(), at(0.5), at(0.9),
-                    at(0.99), at(0.999), rtt.empty() ? 0 : rtt.back(), mean);
+        std::printf(
+            "{\"path\":\"floor\",\"size\":%zu,\"count\":%zu,\"lost\":%lu,\"min_ns\":%lu,"
+            "\"p50_ns\":%lu,\"p90_ns\":%lu,\"p99_ns\":%lu,\"p999_ns\":%lu,\"max_ns\":%lu,"
+            "\"mean_ns\":%.1f}\n",
+            o.size, rtt.size(), lost, rtt.empty() ? 0 : rtt.front(), at(0.5), at(0.9), at(0.99),
+            at(0.999), rtt.empty() ? 0 : rtt.back(), mean);
     else
-        std::printf("xsk-floor: %zu replies, %lu lost; rtt us p50 %.2f p99 %.2f\n", rtt.size(), lost,
-                    static_cast<double>(at(0.5)) / 1e3, static_cast<double>(at(0.99)) / 1e3);
+        std::printf("xsk-floor: %zu replies, %lu lost; rtt us p50 %.2f p99 %.2f\n", rtt.size(),
+                    lost, static_cast<double>(at(0.5)) / 1e3, static_cast<double>(at(0.99)) / 1e3);
     return rtt.empty() ? 1 : 0;
 }
 
@@ -310,10 +319,11 @@ bool flag(int argc, char **argv, const char *name) {
 
 int main(int argc, char **argv) {
     if (argc < 2 || (std::strcmp(argv[1], "echo") != 0 && std::strcmp(argv[1], "ping") != 0)) {
-        std::fprintf(stderr,
-                     "usage: xsk-floor echo --dev DEV --port N [--cpu C]\n"
-                     "       xsk-floor ping --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC"
-                     " --src IP [--size B] [--count N] [--warmup N] [--cpu C] [-j]\n");
+        std::fprintf(
+            stderr,
+            "usage: xsk-floor echo --dev DEV --port N [--cpu C]\n"
+            "       xsk-floor ping --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC"
+            " --src IP [--size B] [--count N] [--warmup N] [--cpu C] [-j]\n");
         return 2;
     }
     const std::string dev = arg(argc, argv, "--dev");
@@ -340,7 +350,8 @@ int main(int argc, char **argv) {
         o.to_port = static_cast<uint16_t>(std::atoi(arg(argc, argv, "--to-port").c_str()));
         o.dst_mac = arg(argc, argv, "--dst-mac");
         o.src_ip = arg(argc, argv, "--src");
-        o.size = std::max<size_t>(16, std::strtoul(arg(argc, argv, "--size", "64").c_str(), nullptr, 10));
+        o.size = std::max<size_t>(
+            16, std::strtoul(arg(argc, argv, "--size", "64").c_str(), nullptr, 10));
         o.count = std::strtoul(arg(argc, argv, "--count", "10000").c_str(), nullptr, 10);
         o.warmup = std::strtoul(arg(argc, argv, "--warmup", "100").c_str(), nullptr, 10);
         o.json = flag(argc, argv, "-j");

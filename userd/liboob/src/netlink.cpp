@@ -56,22 +56,22 @@ int link_info_cb(const struct nlattr *a, void *data) {
 int link_attr_cb(const struct nlattr *a, void *data) {
     auto *li = static_cast<LinkInfo *>(data);
     switch (mnl_attr_get_type(a)) {
-    case IFLA_IFNAME:
-        li->name = static_cast<const char *>(mnl_attr_get_payload(a));
-        break;
-    case IFLA_ADDRESS:
-        if (mnl_attr_get_payload_len(a) == 6)
-            std::memcpy(li->mac.data(), mnl_attr_get_payload(a), 6);
-        break;
-    case IFLA_MTU:
-        li->mtu = mnl_attr_get_u32(a);
-        break;
-    case IFLA_LINK:
-        li->lower_ifindex = mnl_attr_get_u32(a);
-        break;
-    case IFLA_LINKINFO:
-        mnl_attr_parse_nested(a, link_info_cb, li);
-        break;
+        case IFLA_IFNAME:
+            li->name = static_cast<const char *>(mnl_attr_get_payload(a));
+            break;
+        case IFLA_ADDRESS:
+            if (mnl_attr_get_payload_len(a) == 6)
+                std::memcpy(li->mac.data(), mnl_attr_get_payload(a), 6);
+            break;
+        case IFLA_MTU:
+            li->mtu = mnl_attr_get_u32(a);
+            break;
+        case IFLA_LINK:
+            li->lower_ifindex = mnl_attr_get_u32(a);
+            break;
+        case IFLA_LINKINFO:
+            mnl_attr_parse_nested(a, link_info_cb, li);
+            break;
     }
     return MNL_CB_OK;
 }
@@ -103,35 +103,35 @@ int route_attr_cb(const struct nlattr *a, void *data) {
     auto *rp = static_cast<RouteParse *>(data);
     Route &r = *rp->out;
     switch (mnl_attr_get_type(a)) {
-    case RTA_OIF:
-        r.oif = mnl_attr_get_u32(a);
-        break;
-    case RTA_GATEWAY:
-        copy_addr(r.gw, rp->family, a);
-        r.gateway = !r.gw.any();
-        break;
-    case RTA_VIA: {
-        // An IPv4 route via an IPv6 next hop (RFC 5549): struct rtvia.
-        auto *via = static_cast<const rtvia *>(mnl_attr_get_payload(a));
-        size_t n = mnl_attr_get_payload_len(a);
-        if (via->rtvia_family == AF_INET6 && n >= sizeof(*via) + 16) {
-            r.gw = IpAddr::v6(reinterpret_cast<const uint8_t *>(via->rtvia_addr));
-            r.gateway = true;
-        } else if (via->rtvia_family == AF_INET && n >= sizeof(*via) + 4) {
-            r.gw = IpAddr::v4(reinterpret_cast<const uint8_t *>(via->rtvia_addr));
-            r.gateway = true;
+        case RTA_OIF:
+            r.oif = mnl_attr_get_u32(a);
+            break;
+        case RTA_GATEWAY:
+            copy_addr(r.gw, rp->family, a);
+            r.gateway = !r.gw.any();
+            break;
+        case RTA_VIA: {
+            // An IPv4 route via an IPv6 next hop (RFC 5549): struct rtvia.
+            auto *via = static_cast<const rtvia *>(mnl_attr_get_payload(a));
+            size_t n = mnl_attr_get_payload_len(a);
+            if (via->rtvia_family == AF_INET6 && n >= sizeof(*via) + 16) {
+                r.gw = IpAddr::v6(reinterpret_cast<const uint8_t *>(via->rtvia_addr));
+                r.gateway = true;
+            } else if (via->rtvia_family == AF_INET && n >= sizeof(*via) + 4) {
+                r.gw = IpAddr::v4(reinterpret_cast<const uint8_t *>(via->rtvia_addr));
+                r.gateway = true;
+            }
+            break;
         }
-        break;
-    }
-    case RTA_PREFSRC:
-        copy_addr(r.prefsrc, rp->family, a);
-        break;
-    case RTA_TABLE:
-        r.table = mnl_attr_get_u32(a);
-        break;
-    case RTA_METRICS:
-        mnl_attr_parse_nested(a, metrics_cb, rp);
-        break;
+        case RTA_PREFSRC:
+            copy_addr(r.prefsrc, rp->family, a);
+            break;
+        case RTA_TABLE:
+            r.table = mnl_attr_get_u32(a);
+            break;
+        case RTA_METRICS:
+            mnl_attr_parse_nested(a, metrics_cb, rp);
+            break;
     }
     return MNL_CB_OK;
 }
@@ -173,7 +173,9 @@ int neigh_cb(const struct nlmsghdr *nlh, void *data) {
 
 }  // namespace
 
-bool neigh_usable(uint16_t state) { return state & kNudValid; }
+bool neigh_usable(uint16_t state) {
+    return state & kNudValid;
+}
 
 Netlink::Netlink() : buf_(MNL_SOCKET_BUFFER_SIZE) {
     nl_ = mnl_socket_open(NETLINK_ROUTE);
@@ -231,8 +233,12 @@ int Netlink::get_link(uint32_t ifindex, const std::string *name, LinkInfo &out) 
     return rc;
 }
 
-int Netlink::link(uint32_t ifindex, LinkInfo &out) { return get_link(ifindex, nullptr, out); }
-int Netlink::link(const std::string &name, LinkInfo &out) { return get_link(0, &name, out); }
+int Netlink::link(uint32_t ifindex, LinkInfo &out) {
+    return get_link(ifindex, nullptr, out);
+}
+int Netlink::link(const std::string &name, LinkInfo &out) {
+    return get_link(0, &name, out);
+}
 
 int Netlink::route(const RouteQuery &q, Route &out) {
     char buf[MNL_SOCKET_BUFFER_SIZE];
@@ -290,8 +296,8 @@ int Netlink::solicit(uint32_t ifindex, const IpAddr &addr) {
     // resolution (neigh_event_send), a resolved one is left alone.
     ndm->ndm_flags = NTF_USE;
     mnl_attr_put(nlh, NDA_DST, addr.size(), addr.data());
-    return transact(nlh, [](const struct nlmsghdr *, void *) { return static_cast<int>(MNL_CB_OK); },
-                    nullptr);
+    return transact(
+        nlh, [](const struct nlmsghdr *, void *) { return static_cast<int>(MNL_CB_OK); }, nullptr);
 }
 
 }  // namespace oobbpf::oob

@@ -23,7 +23,9 @@ UniqueFd open_pin(const std::string &root, const char *name) {
     return UniqueFd(fd);
 }
 
-bool alive(uint32_t pid) { return pid && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM); }
+bool alive(uint32_t pid) {
+    return pid && (kill(static_cast<pid_t>(pid), 0) == 0 || errno == EPERM);
+}
 
 }  // namespace
 
@@ -36,9 +38,8 @@ XskRegistration::XskRegistration(const std::string &pin_root, uint32_t ifindex, 
     UniqueFd devs = open_pin(pin_root, OOB_PIN_DEVS);
     oob_dev dev{};
     if (bpf_map_lookup_elem(devs.get(), &ifindex, &dev) < 0)
-        throw Error("device ifindex " + std::to_string(ifindex) +
-                        " has no diversion record in " + pin_root + "/" + OOB_PIN_DEVS +
-                        " (add it as an oob port first)",
+        throw Error("device ifindex " + std::to_string(ifindex) + " has no diversion record in " +
+                        pin_root + "/" + OOB_PIN_DEVS + " (add it as an oob port first)",
                     ENODEV);
     if (!(dev.flags & OOB_DEV_DIVERT))
         throw Error("diversion is off on device ifindex " + std::to_string(ifindex), ENODEV);
@@ -73,11 +74,17 @@ XskRegistration::XskRegistration(const std::string &pin_root, uint32_t ifindex, 
     active_ = true;
 }
 
-XskRegistration::~XskRegistration() { remove(); }
+XskRegistration::~XskRegistration() {
+    remove();
+}
 
 XskRegistration::XskRegistration(XskRegistration &&o) noexcept
-    : xsks_(std::move(o.xsks_)), regs_(std::move(o.regs_)), key_(o.key_), slot_(o.slot_),
-      stamp_(o.stamp_), active_(std::exchange(o.active_, false)) {}
+    : xsks_(std::move(o.xsks_)),
+      regs_(std::move(o.regs_)),
+      key_(o.key_),
+      slot_(o.slot_),
+      stamp_(o.stamp_),
+      active_(std::exchange(o.active_, false)) {}
 
 XskRegistration &XskRegistration::operator=(XskRegistration &&o) noexcept {
     if (this != &o) {

@@ -35,7 +35,7 @@ int read_stable(int fd, const K &key, V &out) {
 }  // namespace
 
 uint32_t current_netns() {
-    struct stat st{};
+    struct stat st {};
     if (stat("/proc/thread-self/ns/net", &st) != 0 && stat("/proc/self/ns/net", &st) != 0)
         return 0;
     return static_cast<uint32_t>(st.st_ino);

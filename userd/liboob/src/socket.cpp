@@ -293,7 +293,9 @@ int UdpSocket::send_to(Frame &f, const Endpoint &to, const IpAddr &from) {
     return send_one(f, to, from, true);
 }
 
-int UdpSocket::reply(Datagram &d) { return send_one(d.frame, d.remote, d.local.addr, true); }
+int UdpSocket::reply(Datagram &d) {
+    return send_one(d.frame, d.remote, d.local.addr, true);
+}
 
 size_t UdpSocket::send_batch(Frame *frames, const Endpoint *to, size_t n, int *err) {
     if (err)

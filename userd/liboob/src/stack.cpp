@@ -66,7 +66,9 @@ Stack::~Stack() {
         f.reset();
 }
 
-uint32_t Stack::xsk_slot(size_t i) const { return i < regs_.size() ? regs_[i].key() : 0; }
+uint32_t Stack::xsk_slot(size_t i) const {
+    return i < regs_.size() ? regs_[i].key() : 0;
+}
 
 XskCounters Stack::queue_counters() const {
     XskCounters sum;
@@ -122,7 +124,9 @@ void Stack::unbind(RawSocket *s) {
         raw_.erase(it);
 }
 
-Netlink &Stack::netlink() { return *nl_; }
+Netlink &Stack::netlink() {
+    return *nl_;
+}
 
 Frame Stack::alloc(uint16_t q) {
     if (q >= queues_.size())
@@ -197,7 +201,8 @@ void Stack::deliver(Frame &&f) {
         c_.rx_no_socket++;
         return;
     }
-    f.set_offsets(base, static_cast<uint16_t>(base + p.l3off), static_cast<uint16_t>(base + p.l4off));
+    f.set_offsets(base, static_cast<uint16_t>(base + p.l3off),
+                  static_cast<uint16_t>(base + p.l4off));
     f.pull(p.payload_off);
     f.trim(p.payload_len);
     Datagram d;

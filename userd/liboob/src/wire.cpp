@@ -14,23 +14,36 @@ namespace {
 
 constexpr int kIp6MaxExt = 6;  // as the classifier (OOB_IP6_MAX_EXT)
 
-uint16_t get16(const uint8_t *p) { return static_cast<uint16_t>((p[0] << 8) | p[1]); }
+uint16_t get16(const uint8_t *p) {
+    return static_cast<uint16_t>((p[0] << 8) | p[1]);
+}
 
 }  // namespace
 
 const char *reject_name(Reject r) {
     switch (r) {
-    case Reject::None: return "none";
-    case Reject::TruncL2: return "trunc_l2";
-    case Reject::VlanDepth: return "vlan_depth";
-    case Reject::BadIp: return "bad_ip";
-    case Reject::BadIpCsum: return "bad_ip_csum";
-    case Reject::Fragment: return "fragment";
-    case Reject::Ip6ExtLimit: return "ip6_ext_limit";
-    case Reject::TruncL4: return "trunc_l4";
-    case Reject::BadUdpCsum: return "bad_udp_csum";
-    case Reject::NotUdp: return "not_udp";
-    case Reject::Count: break;
+        case Reject::None:
+            return "none";
+        case Reject::TruncL2:
+            return "trunc_l2";
+        case Reject::VlanDepth:
+            return "vlan_depth";
+        case Reject::BadIp:
+            return "bad_ip";
+        case Reject::BadIpCsum:
+            return "bad_ip_csum";
+        case Reject::Fragment:
+            return "fragment";
+        case Reject::Ip6ExtLimit:
+            return "ip6_ext_limit";
+        case Reject::TruncL4:
+            return "trunc_l4";
+        case Reject::BadUdpCsum:
+            return "bad_udp_csum";
+        case Reject::NotUdp:
+            return "not_udp";
+        case Reject::Count:
+            break;
     }
     return "?";
 }
@@ -124,9 +137,10 @@ Reject parse(const uint8_t *f, size_t len, Parsed &out, bool verify) {
                 return Reject::BadUdpCsum;
             out.udp_csum_zero = true;
         } else {
-            uint32_t s = out.family == AF_INET
-                             ? pseudo_sum4(out.src, out.dst, kProtoUdp, static_cast<uint32_t>(ulen))
-                             : pseudo_sum6(out.src, out.dst, kProtoUdp, static_cast<uint32_t>(ulen));
+            uint32_t s =
+                out.family == AF_INET
+                    ? pseudo_sum4(out.src, out.dst, kProtoUdp, static_cast<uint32_t>(ulen))
+                    : pseudo_sum6(out.src, out.dst, kProtoUdp, static_cast<uint32_t>(ulen));
             if (csum_fold(csum_partial(udp, ulen, s)) != 0)
                 return Reject::BadUdpCsum;
         }

@@ -29,7 +29,9 @@ constexpr uint32_t kTxReserve = 64;
 // The fill ring is topped up in batches of at least this many.
 constexpr uint32_t kFillBatch = 32;
 
-std::string where(const XskConfig &c) { return c.ifname + " queue " + std::to_string(c.queue); }
+std::string where(const XskConfig &c) {
+    return c.ifname + " queue " + std::to_string(c.queue);
+}
 
 }  // namespace
 
@@ -44,12 +46,12 @@ struct XskQueue::Rings {
 
 XskQueue::XskQueue(const XskConfig &cfg) : cfg_(cfg), r_(std::make_unique<Rings>()) {
     if (cfg_.frame_size < 2048 || (cfg_.frame_size & (cfg_.frame_size - 1)))
-        throw Error("frame size must be a power of two, at least 2048: " +
-                        std::to_string(cfg_.frame_size),
-                    EINVAL);
+        throw Error(
+            "frame size must be a power of two, at least 2048: " + std::to_string(cfg_.frame_size),
+            EINVAL);
     if (cfg_.frames < cfg_.fill_size + kTxReserve)
-        throw Error("UMEM of " + std::to_string(cfg_.frames) + " frames cannot stock a fill ring of " +
-                        std::to_string(cfg_.fill_size),
+        throw Error("UMEM of " + std::to_string(cfg_.frames) +
+                        " frames cannot stock a fill ring of " + std::to_string(cfg_.fill_size),
                     EINVAL);
     area_len_ = static_cast<size_t>(cfg_.frames) * cfg_.frame_size;
     if (cfg_.hugepages) {
@@ -91,15 +93,19 @@ XskQueue::XskQueue(const XskConfig &cfg) : cfg_(cfg), r_(std::make_unique<Rings>
         scfg.tx_size = cfg_.tx_size;
         scfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
         scfg.xdp_flags = 0;
-        scfg.bind_flags = static_cast<uint16_t>(mode_flag | (cfg_.need_wakeup ? XDP_USE_NEED_WAKEUP : 0));
+        scfg.bind_flags =
+            static_cast<uint16_t>(mode_flag | (cfg_.need_wakeup ? XDP_USE_NEED_WAKEUP : 0));
         return xsk_socket__create(&r_->xsk, cfg_.ifname.c_str(), cfg_.queue, r_->umem, &r_->rx,
                                   &r_->tx, &scfg);
     };
     auto bind_mode = [&]() {
         switch (cfg_.mode) {
-        case BindMode::Copy: return create(XDP_COPY);
-        case BindMode::ZeroCopy: return create(XDP_ZEROCOPY);
-        case BindMode::Auto: break;
+            case BindMode::Copy:
+                return create(XDP_COPY);
+            case BindMode::ZeroCopy:
+                return create(XDP_ZEROCOPY);
+            case BindMode::Auto:
+                break;
         }
         int r = create(XDP_ZEROCOPY);
         return r ? create(XDP_COPY) : 0;
@@ -146,7 +152,9 @@ XskQueue::~XskQueue() {
         munmap(area_, area_len_);
 }
 
-int XskQueue::fd() const { return xsk_socket__fd(r_->xsk); }
+int XskQueue::fd() const {
+    return xsk_socket__fd(r_->xsk);
+}
 
 void XskQueue::refill() {
     uint32_t free_slots = xsk_prod_nb_free(&r_->fill, kFillBatch);
@@ -237,7 +245,9 @@ size_t XskQueue::complete() {
     return n;
 }
 
-uint64_t XskQueue::queued_ns(uint64_t chunk) const { return queued_[pool_->index_of(chunk)]; }
+uint64_t XskQueue::queued_ns(uint64_t chunk) const {
+    return queued_[pool_->index_of(chunk)];
+}
 
 void XskQueue::kick() {
     if (cfg_.need_wakeup && !xsk_ring_prod__needs_wakeup(&r_->tx))
@@ -296,7 +306,9 @@ Frame XskQueue::alloc(uint32_t headroom) {
     return Frame(pool_.get(), chunk, std::min(headroom, cfg_.frame_size), 0);
 }
 
-bool XskQueue::rx_ready() { return xsk_cons_nb_avail(&r_->rx, 1) > 0; }
+bool XskQueue::rx_ready() {
+    return xsk_cons_nb_avail(&r_->rx, 1) > 0;
+}
 
 XskCounters XskQueue::counters() const {
     XskCounters c = c_;

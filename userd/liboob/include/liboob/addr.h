@@ -30,9 +30,7 @@ struct IpAddr {
     size_t size() const { return family == AF_INET6 ? 16 : 4; }
     const uint8_t *data() const { return bytes.data(); }
     std::string str() const;
-    bool operator==(const IpAddr &o) const {
-        return family == o.family && bytes == o.bytes;
-    }
+    bool operator==(const IpAddr &o) const { return family == o.family && bytes == o.bytes; }
 };
 
 struct Endpoint {

@@ -30,6 +30,8 @@ uint32_t pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto
 
 // The IPv4 header checksum of hdr (ihl*4 bytes, checksum field included in the sum: write 0
 // first when computing, or check the result is 0 when verifying).
-inline uint16_t ip4_header_csum(const void *hdr, size_t len) { return csum_fold(csum_partial(hdr, len)); }
+inline uint16_t ip4_header_csum(const void *hdr, size_t len) {
+    return csum_fold(csum_partial(hdr, len));
+}
 
 }  // namespace oobbpf::oob

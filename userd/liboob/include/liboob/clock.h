@@ -16,7 +16,7 @@ inline uint64_t now_ns() {
 
 // An absolute point in time past which a call gives up and returns what it has.
 class Deadline {
-public:
+  public:
     static constexpr uint64_t kNever = UINT64_MAX;
     // Look once, never wait.
     static Deadline immediate() { return Deadline(0); }
@@ -40,7 +40,7 @@ public:
         return &ts;
     }
 
-private:
+  private:
     explicit Deadline(uint64_t at) : at_(at) {}
     uint64_t at_;
 };

@@ -22,7 +22,7 @@ namespace oobbpf::oob {
 // The chunks of one UMEM area: a free list of chunk addresses (offsets into the area).
 // Not thread-safe: a pool belongs to one queue, driven by one thread.
 class FramePool {
-public:
+  public:
     // area must hold nframes * frame_size bytes; frame_size is a power of two (aligned mode).
     FramePool(uint8_t *area, uint32_t nframes, uint32_t frame_size, uint16_t owner = 0);
     FramePool(const FramePool &) = delete;
@@ -42,10 +42,12 @@ public:
         return true;
     }
     void put(uint64_t chunk) { free_.push_back(chunk); }
-    uint64_t chunk_of(uint64_t addr) const { return addr & ~static_cast<uint64_t>(frame_size_ - 1); }
+    uint64_t chunk_of(uint64_t addr) const {
+        return addr & ~static_cast<uint64_t>(frame_size_ - 1);
+    }
     uint32_t index_of(uint64_t addr) const { return static_cast<uint32_t>(addr / frame_size_); }
 
-private:
+  private:
     uint8_t *area_;
     uint32_t nframes_, frame_size_;
     uint16_t owner_;
@@ -59,18 +61,20 @@ struct FrameInfo {
     uint32_t rule_id = 0;        // from the classifier's metadata
     uint16_t port_id = 0;
     uint16_t reason = 0;
-    uint16_t vid = 0;            // VLAN of arrival, 0 untagged
+    uint16_t vid = 0;  // VLAN of arrival, 0 untagged
     bool has_meta = false;
 };
 
 class Frame {
-public:
+  public:
     static constexpr uint16_t kUnset = 0xffff;
 
     Frame() = default;
     // Takes ownership of chunk (a chunk address of pool); data at chunk + off, len bytes.
     Frame(FramePool *pool, uint64_t chunk, uint32_t off, uint32_t len)
-        : pool_(pool), chunk_(chunk), off_(static_cast<uint16_t>(off)),
+        : pool_(pool),
+          chunk_(chunk),
+          off_(static_cast<uint16_t>(off)),
           len_(static_cast<uint16_t>(len)) {}
     ~Frame() { reset(); }
     Frame(Frame &&o) noexcept { take(o); }
@@ -165,7 +169,7 @@ public:
     // Gives up ownership without returning the chunk (it went onto a ring).
     void release() { pool_ = nullptr; }
 
-private:
+  private:
     void take(Frame &o) {
         pool_ = std::exchange(o.pool_, nullptr);
         chunk_ = o.chunk_;

@@ -18,7 +18,7 @@ struct LatencySummary {
 };
 
 class LatencyRecorder {
-public:
+  public:
     void reserve(size_t n) { s_.reserve(n); }
     void add(uint64_t ns) { s_.push_back(ns); }
     size_t size() const { return s_.size(); }
@@ -60,17 +60,20 @@ public:
                 edges.push_back(decade * m);
         std::vector<size_t> count(edges.size() + 1, 0);
         for (uint64_t x : s_)
-            count[static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), x) - edges.begin())]++;
+            count[static_cast<size_t>(std::upper_bound(edges.begin(), edges.end(), x) -
+                                      edges.begin())]++;
         size_t peak = *std::max_element(count.begin(), count.end());
         std::string out;
         char line[160];
         for (size_t i = 0; i < count.size(); i++) {
             if (!count[i])
                 continue;
-            std::string lo = i ? fmt(edges[i - 1]) : "0", hi = i < edges.size() ? fmt(edges[i]) : "inf";
+            std::string lo = i ? fmt(edges[i - 1]) : "0",
+                        hi = i < edges.size() ? fmt(edges[i]) : "inf";
             int bar = static_cast<int>((count[i] * static_cast<size_t>(width) + peak - 1) / peak);
-            std::snprintf(line, sizeof(line), "  [%7s, %7s) %9zu %6.2f%%  %s\n", lo.c_str(), hi.c_str(),
-                          count[i], 100.0 * static_cast<double>(count[i]) / static_cast<double>(s_.size()),
+            std::snprintf(line, sizeof(line), "  [%7s, %7s) %9zu %6.2f%%  %s\n", lo.c_str(),
+                          hi.c_str(), count[i],
+                          100.0 * static_cast<double>(count[i]) / static_cast<double>(s_.size()),
                           std::string(static_cast<size_t>(bar), '#').c_str());
             out += line;
         }
@@ -90,7 +93,7 @@ public:
         return b;
     }
 
-private:
+  private:
     std::vector<uint64_t> s_;
 };
 

@@ -39,14 +39,14 @@ struct RouteQuery {
 };
 
 struct Route {
-    uint8_t type = 0;           // RTN_UNICAST, RTN_LOCAL, ...
-    uint32_t oif = 0;           // output device (a VLAN device for VLAN ports)
-    uint32_t lower_ifindex = 0; // where frames leave
-    uint16_t vid = 0;           // 0: untagged
+    uint8_t type = 0;            // RTN_UNICAST, RTN_LOCAL, ...
+    uint32_t oif = 0;            // output device (a VLAN device for VLAN ports)
+    uint32_t lower_ifindex = 0;  // where frames leave
+    uint16_t vid = 0;            // 0: untagged
     bool gateway = false;
-    IpAddr gw;                  // next hop when gateway
+    IpAddr gw;  // next hop when gateway
     IpAddr prefsrc;
-    uint32_t mtu = 0;           // 0: the device's
+    uint32_t mtu = 0;  // 0: the device's
     uint32_t table = 0;
 };
 
@@ -59,7 +59,7 @@ struct Neigh {
 bool neigh_usable(uint16_t state);
 
 class Netlink {
-public:
+  public:
     Netlink();
     ~Netlink();
     Netlink(const Netlink &) = delete;
@@ -77,7 +77,7 @@ public:
     // request or neighbour solicitation goes out). Needs CAP_NET_ADMIN.
     int solicit(uint32_t ifindex, const IpAddr &addr);
 
-private:
+  private:
     using Parser = int (*)(const ::nlmsghdr *, void *);
     int transact(::nlmsghdr *req, Parser cb, void *data);
     int get_link(uint32_t ifindex, const std::string *name, LinkInfo &out);

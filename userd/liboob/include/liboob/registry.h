@@ -17,7 +17,7 @@
 namespace oobbpf::oob {
 
 class XskRegistration {
-public:
+  public:
     XskRegistration() = default;
     // Registers xsk_fd for (ifindex, queue). Throws oobbpf::Error when the device has no
     // diversion record, the queue is out of range, or another live process holds the slot
@@ -35,7 +35,7 @@ public:
     // itself when the socket closes).
     void remove();
 
-private:
+  private:
     UniqueFd xsks_, regs_;
     uint32_t key_ = 0, slot_ = 0;
     uint64_t stamp_ = 0;

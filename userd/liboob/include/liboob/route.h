@@ -21,7 +21,7 @@
 namespace oobbpf::oob {
 
 class RouteSource {
-public:
+  public:
     virtual ~RouteSource() = default;
     virtual std::string name() const = 0;
     // 0 with r filled (lower_ifindex and vid included); -ENOENT when this source does not know;
@@ -38,14 +38,14 @@ public:
 // maps are not pinned (yet), every lookup answers -ENOENT and opening is retried at most once a
 // second.
 class MapRouteSource : public RouteSource {
-public:
+  public:
     explicit MapRouteSource(std::string pin_root);
     std::string name() const override { return "maps"; }
     int route(const RouteQuery &q, Route &r) override;
     int neigh(uint32_t ifindex, const IpAddr &addr, Neigh &n) override;
     bool available();
 
-private:
+  private:
     bool try_open();
     std::string root_;
     UniqueFd routes_, neighs_;
@@ -55,7 +55,7 @@ private:
 
 // The in-band stack's own answer.
 class NetlinkRouteSource : public RouteSource {
-public:
+  public:
     NetlinkRouteSource() = default;
     std::string name() const override { return "netlink"; }
     int route(const RouteQuery &q, Route &r) override;
@@ -64,7 +64,7 @@ public:
     const LinkInfo *link(uint32_t ifindex);
     Netlink &netlink() { return nl_; }
 
-private:
+  private:
     Netlink nl_;
     std::unordered_map<uint32_t, LinkInfo> links_;
 };
@@ -76,14 +76,14 @@ struct RouteSourceStats {
 };
 
 class ChainRouteSource : public RouteSource {
-public:
+  public:
     explicit ChainRouteSource(std::vector<std::shared_ptr<RouteSource>> sources);
     std::string name() const override;
     int route(const RouteQuery &q, Route &r) override;
     int neigh(uint32_t ifindex, const IpAddr &addr, Neigh &n) override;
     const std::vector<RouteSourceStats> &stats() const { return stats_; }
 
-private:
+  private:
     std::vector<std::shared_ptr<RouteSource>> sources_;
     std::vector<RouteSourceStats> stats_;
 };

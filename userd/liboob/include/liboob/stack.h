@@ -49,9 +49,9 @@ struct StackConfig {
     std::string dev;                  // the oob port: a device, or a VLAN device (eth0.42)
     std::vector<uint32_t> queues{0};  // RX/TX queues of the (lower) device, one socket each
     std::string pin_root = OOB_PIN_ROOT_DEFAULT;
-    bool register_xsk = true;   // write the XSKMAP slot and its mirror (else someone else does)
-    bool force = false;         // take a slot registered by another live process
-    XskConfig xsk;              // per-queue template (ifname, queue, index are filled in)
+    bool register_xsk = true;  // write the XSKMAP slot and its mirror (else someone else does)
+    bool force = false;        // take a slot registered by another live process
+    XskConfig xsk;             // per-queue template (ifname, queue, index are filled in)
     MissPolicy miss = MissPolicy::InBand;
     bool inband_socket = true;  // bind a kernel UDP socket to each oob port: in-band fallback
                                 // sends, and datagrams that the classifier passed in-band
@@ -64,9 +64,9 @@ struct StackConfig {
 };
 
 struct Datagram {
-    Frame frame;      // data() is the UDP payload; l2/l3/l4 point at the received headers
-    Endpoint remote;  // the sender
-    Endpoint local;   // the address and port it was sent to
+    Frame frame;          // data() is the UDP payload; l2/l3/l4 point at the received headers
+    Endpoint remote;      // the sender
+    Endpoint local;       // the address and port it was sent to
     bool inband = false;  // came through the in-band socket (the classifier passed it in-band)
 };
 
@@ -75,19 +75,19 @@ struct SocketCounters {
     uint64_t rx_dropped = 0;  // socket queue full
     uint64_t rx_inband = 0;   // received on the in-band socket
     uint64_t tx_packets = 0, tx_bytes = 0;
-    uint64_t tx_inband = 0;   // sent through the in-band stack after a miss
-    uint64_t tx_errors = 0;   // sends that returned an error
+    uint64_t tx_inband = 0;  // sent through the in-band stack after a miss
+    uint64_t tx_errors = 0;  // sends that returned an error
     uint64_t route_misses = 0, neigh_misses = 0, other_dev = 0;
     uint64_t tx_too_big = 0, tx_ring_full = 0;
 };
 
 struct StackCounters {
     uint64_t rx_frames = 0;
-    uint64_t rx_meta = 0;        // carried the classifier's stamp
-    uint64_t rx_delivered = 0;   // to a UDP or raw socket
-    uint64_t rx_no_socket = 0;   // UDP to a port nobody bound
+    uint64_t rx_meta = 0;       // carried the classifier's stamp
+    uint64_t rx_delivered = 0;  // to a UDP or raw socket
+    uint64_t rx_no_socket = 0;  // UDP to a port nobody bound
     uint64_t rx_raw_no_socket = 0;
-    uint64_t rx_udp_no_csum = 0; // IPv4 UDP without checksum (accepted)
+    uint64_t rx_udp_no_csum = 0;  // IPv4 UDP without checksum (accepted)
     std::array<uint64_t, static_cast<size_t>(wire::Reject::Count)> rx_reject{};
     uint64_t tx_frames = 0, tx_bytes = 0, tx_ring_full = 0, tx_copies = 0;
     uint64_t path_hits = 0, path_lookups = 0;
@@ -97,7 +97,7 @@ struct StackCounters {
 };
 
 class Stack {
-public:
+  public:
     explicit Stack(StackConfig cfg);
     ~Stack();
     Stack(const Stack &) = delete;
@@ -141,7 +141,7 @@ public:
     // Wakes the kernel's TX on every queue that got frames since the last wake-up.
     void flush();
 
-    const LinkInfo &port() const { return port_; }  // the port device
+    const LinkInfo &port() const { return port_; }    // the port device
     const LinkInfo &lower() const { return lower_; }  // where frames arrive and leave
     uint16_t vid() const { return port_.is_vlan ? port_.vid : 0; }
     size_t nqueues() const { return queues_.size(); }
@@ -153,7 +153,7 @@ public:
     StackCounters counters() const { return c_; }
     XskCounters queue_counters() const;  // summed over queues
 
-private:
+  private:
     friend class UdpSocket;
     friend class RawSocket;
     struct PathKey {
@@ -197,7 +197,7 @@ private:
 };
 
 class UdpSocket {
-public:
+  public:
     ~UdpSocket();
     UdpSocket(const UdpSocket &) = delete;
     UdpSocket &operator=(const UdpSocket &) = delete;
@@ -235,7 +235,7 @@ public:
     int inband_fd() const { return inband_fd_; }
     size_t queued() const { return count_; }
 
-private:
+  private:
     friend class Stack;
     UdpSocket(Stack &s, uint16_t port, const IpAddr &local);
     bool push(Datagram &&d);
@@ -263,7 +263,7 @@ struct RawCounters {
 };
 
 class RawSocket {
-public:
+  public:
     ~RawSocket();
     RawSocket(const RawSocket &) = delete;
     RawSocket &operator=(const RawSocket &) = delete;
@@ -277,7 +277,7 @@ public:
     int send_to(Frame &f, const Mac &dst);
     const RawCounters &counters() const { return c_; }
 
-private:
+  private:
     friend class Stack;
     RawSocket(Stack &s, uint16_t ethertype);
     bool push(Frame &&f);

@@ -54,15 +54,15 @@ static_assert(sizeof(Eth) == kEthLen && sizeof(Vlan) == kVlanLen && sizeof(Ip4) 
 // Why a received frame was not delivered (also the index of its counter).
 enum class Reject : uint8_t {
     None = 0,
-    TruncL2,       // shorter than its Ethernet and VLAN headers
-    VlanDepth,     // more than two tags
-    BadIp,         // version, header length or total length lies
-    BadIpCsum,     // IPv4 header checksum wrong
-    Fragment,      // an IPv4 or IPv6 fragment: not reassembled (docs/liboob.md)
-    Ip6ExtLimit,   // extension header chain longer than the parser walks
-    TruncL4,       // UDP header or length past the datagram
-    BadUdpCsum,    // UDP checksum wrong (or zero over IPv6)
-    NotUdp,        // IP but neither UDP
+    TruncL2,      // shorter than its Ethernet and VLAN headers
+    VlanDepth,    // more than two tags
+    BadIp,        // version, header length or total length lies
+    BadIpCsum,    // IPv4 header checksum wrong
+    Fragment,     // an IPv4 or IPv6 fragment: not reassembled (docs/liboob.md)
+    Ip6ExtLimit,  // extension header chain longer than the parser walks
+    TruncL4,      // UDP header or length past the datagram
+    BadUdpCsum,   // UDP checksum wrong (or zero over IPv6)
+    NotUdp,       // IP but neither UDP
     Count
 };
 const char *reject_name(Reject r);
@@ -73,11 +73,11 @@ struct Parsed {
     uint16_t l3proto = 0;  // host order, after the tags
     uint16_t vid = 0;      // innermost VID, 0 untagged
     uint8_t ntags = 0;
-    uint8_t family = 0;    // AF_INET, AF_INET6 or 0 (not IP)
+    uint8_t family = 0;  // AF_INET, AF_INET6 or 0 (not IP)
     uint8_t l4proto = 0;
     bool udp_csum_zero = false;  // IPv4 datagram sent without UDP checksum
     uint16_t payload_len = 0;
-    uint16_t sport = 0, dport = 0;  // host order
+    uint16_t sport = 0, dport = 0;                 // host order
     const uint8_t *src = nullptr, *dst = nullptr;  // into the frame
 };
 

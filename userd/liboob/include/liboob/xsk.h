@@ -43,16 +43,16 @@ struct XskConfig {
 struct XskCounters {
     uint64_t rx_frames = 0, rx_bytes = 0;
     uint64_t tx_frames = 0, tx_bytes = 0, tx_completed = 0;
-    uint64_t tx_ring_full = 0;   // frames that found no TX slot
+    uint64_t tx_ring_full = 0;  // frames that found no TX slot
     uint64_t tx_kicks = 0, tx_kick_errors = 0;
     uint64_t fill_wakeups = 0;
-    uint64_t fill_starved = 0;   // refills that found the pool empty
+    uint64_t fill_starved = 0;  // refills that found the pool empty
     uint64_t kernel_rx_dropped = 0, kernel_rx_ring_full = 0, kernel_fill_empty = 0,
              kernel_tx_invalid = 0, kernel_tx_ring_empty = 0;  // XDP_STATISTICS
 };
 
 class XskQueue {
-public:
+  public:
     explicit XskQueue(const XskConfig &cfg);
     ~XskQueue();
     XskQueue(const XskQueue &) = delete;
@@ -88,7 +88,7 @@ public:
     // Latency of send -> completion, last and summed, for accounting.
     uint64_t tx_complete_ns_sum() const { return tx_complete_ns_sum_; }
 
-private:
+  private:
     struct Rings;
     XskConfig cfg_;
     void *area_ = nullptr;
@@ -99,7 +99,7 @@ private:
     std::unique_ptr<FramePool> pool_;
     std::vector<uint64_t> queued_;  // per chunk: when it was put on the TX ring
     uint32_t outstanding_tx_ = 0;
-    uint32_t rx_off_ = 0;           // where the kernel puts frame data in a chunk
+    uint32_t rx_off_ = 0;  // where the kernel puts frame data in a chunk
     uint64_t tx_complete_ns_sum_ = 0;
     mutable XskCounters c_;
 };
