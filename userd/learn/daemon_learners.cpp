@@ -1,0 +1,89 @@
+// SPDX-License-Identifier: MIT
+// Adapter from the learning library (learner.h) to the daemon's learner seam. The learner runs
+// its own thread (rtnetlink monitor, tracepoint events, revalidation), so the daemon has no fds
+// to poll for it; resolve() blocks the caller for at most kResolveWait while a next hop resolves.
+#include "daemon_learners.h"
+
+#include "error.h"
+#include "learner.h"
+#include "route_learner.h"
+
+#include <chrono>
+#include <filesystem>
+
+namespace oobbpf::learn {
+
+namespace {
+
+constexpr std::chrono::milliseconds kResolveWait{1000};
+
+class DaemonLearner : public daemon::Learner {
+  public:
+    DaemonLearner(const daemon::LearnerContext &ctx, const std::string &backend)
+        : l_(config(ctx, backend)) {
+        l_.start();
+    }
+
+    std::string backend() const override { return l_.backend(); }
+    nlohmann::json status() const override { return status_json(l_); }
+
+    void ports_changed(const std::vector<daemon::PortInfo> &ports) override {
+        std::vector<PortDev> v;
+        for (const auto &p : ports)
+            v.push_back({p.ifindex, p.lower_ifindex ? p.lower_ifindex : p.ifindex, p.vid});
+        l_.set_ports(std::move(v));
+    }
+
+    nlohmann::json resolve(const daemon::ResolveRequest &r) override {
+        std::vector<std::string> args{r.dst};
+        if (r.from) {
+            args.push_back("from");
+            args.push_back(*r.from);
+        }
+        ResolveRequest rq = parse_resolve_args(args);
+        rq.mark = r.mark.value_or(0);
+        rq.tos = r.tos.value_or(0);
+        rq.oif = r.oif.value_or("");
+        rq.timeout = kResolveWait;
+        Resolved res = l_.resolve(rq);
+        nlohmann::json j = to_json(res);
+        j["text"] = to_text(res);
+        return j;
+    }
+
+  private:
+    static Config config(const daemon::LearnerContext &ctx, const std::string &backend) {
+        if (backend == "tp_btf" && !ctx.tp_btf_available)
+            throw Error("tp_btf: the kernel cannot attach tp_btf programs (see probes)");
+        Config c;
+        c.pin_root = ctx.paths.pin_root;
+        c.backend = backend;
+        return c;
+    }
+
+    learn::Learner l_;
+};
+
+// `oobbpfd --cleanup`: the cache tables next to routes and neighs.
+std::vector<std::string> cleanup(const daemon::Paths &p) {
+    std::vector<std::string> out;
+    for (const char *name : {OOB_PIN_ROUTE_CACHE, OOB_PIN_NEIGH_CACHE, OOB_PIN_CACHE_STATE}) {
+        const std::string path = p.pin_root + "/" + name;
+        std::error_code ec;
+        if (std::filesystem::remove(path, ec))
+            out.push_back("removed " + path);
+    }
+    return out;
+}
+
+}  // namespace
+
+void register_learners(daemon::LearnerRegistry &r) {
+    for (const char *name : {"tp_btf", "kmod", "netlink"})
+        r.add(name, [backend = std::string(name)](const daemon::LearnerContext &ctx) {
+            return std::make_unique<DaemonLearner>(ctx, backend);
+        });
+    r.add_cleanup(cleanup);
+}
+
+}  // namespace oobbpf::learn

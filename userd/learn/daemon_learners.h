@@ -1,0 +1,12 @@
+// SPDX-License-Identifier: MIT
+// The learner back-ends as oobbpfd sees them (userd/daemon/route_learner.h): one factory per
+// back-end, registered in the order auto tries them: tp_btf, kmod, netlink.
+#pragma once
+
+namespace oobbpf::daemon {
+class LearnerRegistry;
+}
+
+namespace oobbpf::learn {
+void register_learners(oobbpf::daemon::LearnerRegistry &r);
+}
