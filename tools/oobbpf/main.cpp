@@ -187,7 +187,6 @@ int main(int argc, char **argv) {
     port_del->add_option("DEV", dev, "device")->required();
     CLI::App *port_show = port->add_subcommand("show", "list oob ports");
     port_show->add_option("DEV", dev, "only this port");
-    port->require_subcommand(1);
 
     // ---- divert ----
     CLI::App *divert = app.add_subcommand("divert", "diversion: devices running the classifier");
@@ -203,7 +202,6 @@ int main(int argc, char **argv) {
     divert_off->add_option("DEV", dev, "device")->required();
     CLI::App *divert_show = divert->add_subcommand("show", "list diverting devices");
     divert_show->add_option("DEV", dev, "only this device");
-    divert->require_subcommand(1);
 
     // ---- vlan ----
     CLI::App *vlan = app.add_subcommand("vlan", "oob VLAN sets: IP frames on these VIDs divert");
@@ -221,7 +219,6 @@ int main(int argc, char **argv) {
     vlan_show->add_option("VID", vid, "only this VID");
     vlan_show->require_subcommand(0, 0);
     keyword(vlan_show, "dev", "only the set of this device", dev2, "DEV");
-    vlan->require_subcommand(1);
 
     // ---- rule ----
     const char *grammar =
@@ -246,7 +243,6 @@ int main(int argc, char **argv) {
         "per line)");
     rule_import->add_option("FILE", rule_file, "rule file")->required();
     CLI::App *rule_export = rule->add_subcommand("export", "print the rule set as JSON");
-    rule->require_subcommand(1);
 
     // ---- selectors ----
     CLI::App *load = app.add_subcommand("load", "load a custom selector (FILE.o) onto DEV");
@@ -270,10 +266,8 @@ int main(int argc, char **argv) {
     CLI::App *k_tos = keyword(route_resolve, "tos", "type of service", tos, "T");
     k_tos->get_option("T")->check(CLI::Range(0, 255));
     CLI::App *k_oif = keyword(route_resolve, "oif", "output device", oif, "DEV");
-    route->require_subcommand(1);
     CLI::App *neigh = app.add_subcommand("neigh", "learned neighbours of oob ports");
     CLI::App *neigh_show = neigh->add_subcommand("show", "list learned neighbours");
-    neigh->require_subcommand(1);
 
     // ---- stats, status, xsk ----
     CLI::App *stats = app.add_subcommand("stats", "counters per port (verdicts, reasons) and rule");
@@ -284,7 +278,6 @@ int main(int argc, char **argv) {
         app.add_subcommand("status", "daemon, kernel features, attach modes, learner, versions");
     CLI::App *xsk = app.add_subcommand("xsk", "oob sockets registered for diverted frames");
     CLI::App *xsk_show = xsk->add_subcommand("show", "list registered AF_XDP sockets");
-    xsk->require_subcommand(1);
 
     if (argc == 1) {
         std::cout << app.help();
@@ -307,6 +300,17 @@ int main(int argc, char **argv) {
     }
     if (app.get_subcommands().empty()) {
         std::cerr << "oobbpf: an OBJECT is required (see --help)\n";
+        return 2;
+    }
+    // An object without its command: say which commands it has (iproute2 says the same).
+    for (CLI::App *obj : {port, divert, vlan, rule, route, neigh, xsk}) {
+        if (!*obj || !obj->get_subcommands().empty())
+            continue;
+        std::string cmds;
+        for (const CLI::App *sub : obj->get_subcommands([](CLI::App *) { return true; }))
+            cmds += (cmds.empty() ? "" : ", ") + sub->get_name();
+        std::cerr << "oobbpf: " << obj->get_name() << " needs a command: " << cmds
+                  << " (see oobbpf " << obj->get_name() << " --help)\n";
         return 2;
     }
     if (c.pretty)

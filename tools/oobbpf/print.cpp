@@ -249,7 +249,9 @@ void print_status(const json &j) {
               << ", libxdp " << str(v, "libxdp") << ", kernel " << str(v, "kernel") << "\n";
     if (j.contains("features")) {
         std::cout << "features\n";
-        for (const char *f : {"xdp", "freplace", "fentry", "tp_btf"}) {
+        for (const char *f : {"xdp", "freplace", "fentry", "tp_btf", "xsk_diag"}) {
+            if (!j["features"].contains(f))
+                continue;
             const json &p = j["features"][f];
             std::string line = p.value("ok", false) ? "yes" : "no (" + str(p, "error") + ")";
             printf("  %-9s %s\n", f, line.c_str());

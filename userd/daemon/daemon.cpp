@@ -158,6 +158,7 @@ Daemon::Daemon(const DaemonOptions &o, const LearnerRegistry &learners,
         throw Error("another oobbpfd serves this namespace (" + o_.paths.socket + ")");
 
     features_ = probe_features();
+    xsk_diag_ = features_.xsk_diag.ok;
     const bool dispatcher = o_.dispatcher && features_.freplace.ok;
     if (dispatcher)
         attach_why_ = "libxdp dispatcher: other XDP programs can run beside oob_xdp";
@@ -418,6 +419,34 @@ void Daemon::apply(const std::set<std::string> &force, bool rules_changed,
     notify_learner();
 }
 
+bool Daemon::same_as_active(const RuleSetImage &img) const {
+    const MapFds &m = dp_->maps();
+    uint32_t gen = dp_->tables().config().rule_gen & 1;
+    oob_rule_masks active{};
+    if (bpf_map_lookup_elem(m.rule_masks, &gen, &active) != 0 ||
+        std::memcmp(&active, &img.masks, sizeof(active)) != 0)
+        return false;
+    using Entry = std::pair<std::string, std::string>;
+    auto bytes = [](const auto &v) {
+        return std::string(reinterpret_cast<const char *>(&v), sizeof(v));
+    };
+    std::vector<Entry> want, have;
+    for (auto [k, v] : img.entries) {
+        k.tuple = static_cast<uint8_t>(k.tuple % OOB_MAX_MASKS);
+        want.emplace_back(bytes(k), bytes(v));
+    }
+    const uint32_t lo = gen * OOB_MAX_MASKS, hi = lo + OOB_MAX_MASKS;
+    for (auto [k, v] : dump_map<oob_rule_key, oob_rule_val>(m.rules)) {
+        if (k.tuple < lo || k.tuple >= hi)
+            continue;
+        k.tuple = static_cast<uint8_t>(k.tuple - lo);
+        have.emplace_back(bytes(k), bytes(v));
+    }
+    std::sort(want.begin(), want.end());
+    std::sort(have.begin(), have.end());
+    return want == have;
+}
+
 void Daemon::install_rule_set(const std::vector<Link> &links, std::vector<std::string> &) {
     const std::vector<rules::Rule> all = rules_of(cfg_.rules);
     std::vector<rules::Rule> active;
@@ -439,7 +468,10 @@ void Daemon::install_rule_set(const std::vector<Link> &links, std::vector<std::s
         return rules::PortRef{l->ifindex, 0};
     };
     RuleSetImage img = rules::compile(active, resolve);
-    install_rules(dp_->tables(), img);
+    // The same set already active (a restarted daemon, a device event that changed nothing for
+    // the rules) stays as it is: no generation flip, the maps stay byte for byte.
+    if (!same_as_active(img))
+        install_rules(dp_->tables(), img);
     last_rule_info_ = {{"rules", active.size()},
                        {"masks", img.masks.count},
                        {"entries", img.entries.size()},
@@ -544,29 +576,67 @@ void Daemon::reap_xsks() {
     auto regs = dump_map<uint32_t, oob_xsk_reg>(m.xsk_regs);
     if (regs.empty())
         return;
-    std::vector<XskInfo> socks;
-    try {
-        socks = dump_xsks();
-    } catch (const Error &e) {
-        return;  // cannot tell: keep them
-    }
+    std::optional<std::vector<XskInfo>> socks = xsk_sockets();
     for (const auto &[idx, reg] : regs) {
         auto ino = xsk_inodes_.find(idx);
-        bool alive = std::any_of(socks.begin(), socks.end(), [&](const XskInfo &x) {
-            if (ino != xsk_inodes_.end())
-                return x.inode == ino->second;
-            return x.ifindex == reg.ifindex && x.queue == reg.queue;
-        });
-        if (!alive) {
-            uint32_t k = idx;
-            bpf_map_delete_elem(m.xsks, &k);
-            bpf_map_delete_elem(m.xsk_regs, &k);
-            xsk_inodes_.erase(idx);
-            if (o_.verbose)
-                log("oob socket on queue " + std::to_string(reg.queue) + " of ifindex " +
-                    std::to_string(reg.ifindex) + " closed: unregistered");
+        bool alive;
+        if (socks) {
+            // sock_diag knows every AF_XDP socket of the namespace and where it is bound.
+            alive = std::any_of(socks->begin(), socks->end(), [&](const XskInfo &x) {
+                if (ino != xsk_inodes_.end())
+                    return x.inode == ino->second;
+                return x.ifindex == reg.ifindex && x.queue == reg.queue;
+            });
+        } else {
+            // Without it: the registering process must live and, when we know the socket, still
+            // hold it.
+            alive = pid_holds(reg.pid, ino != xsk_inodes_.end() ? ino->second : 0);
         }
+        if (alive)
+            continue;
+        uint32_t k = idx;
+        // A closed socket has left the XSKMAP by itself; when we only guessed (no sock_diag),
+        // the XSKMAP entry is left to the kernel and only the mirror goes.
+        if (socks)
+            bpf_map_delete_elem(m.xsks, &k);
+        bpf_map_delete_elem(m.xsk_regs, &k);
+        xsk_inodes_.erase(idx);
+        if (o_.verbose)
+            log("oob socket on queue " + std::to_string(reg.queue) + " of ifindex " +
+                std::to_string(reg.ifindex) + " closed: unregistered");
     }
+}
+
+std::optional<std::vector<XskInfo>> Daemon::xsk_sockets() {
+    if (!xsk_diag_)
+        return std::nullopt;
+    try {
+        return dump_xsks();
+    } catch (const Error &e) {
+        // ENOENT: no sock_diag handler for AF_XDP (CONFIG_XDP_SOCKETS_DIAG off or not loaded).
+        if (e.err() == ENOENT || e.err() == EOPNOTSUPP)
+            xsk_diag_ = false;
+        return std::nullopt;
+    }
+}
+
+bool Daemon::pid_holds(uint32_t pid, uint32_t inode) {
+    if (!pid)
+        return true;  // registered without a process: cannot tell, keep it
+    const std::string dir = "/proc/" + std::to_string(pid) + "/fd";
+    std::error_code ec;
+    if (!fs::exists("/proc/" + std::to_string(pid), ec))
+        return false;
+    if (!inode)
+        return true;
+    const std::string want = "socket:[" + std::to_string(inode) + "]";
+    for (const auto &e : fs::directory_iterator(dir, ec)) {
+        char buf[64] = {};
+        ssize_t n = readlink(e.path().c_str(), buf, sizeof(buf) - 1);
+        if (n > 0 && want == std::string(buf, static_cast<size_t>(n)))
+            return true;
+    }
+    return ec ? true : false;  // an unreadable fd table: keep it
 }
 
 std::vector<PortInfo> Daemon::port_infos(const std::vector<Link> &links) const {
@@ -648,7 +718,7 @@ Response Daemon::handle(const Request &req, const Peer &peer, std::vector<Unique
         else if (c == "route.resolve")
             r.result = cmd_route_resolve(a);
         else if (c == "xsk.register")
-            r.result = cmd_xsk_register(a, peer, fds);
+            r.result = cmd_xsk_register(a, peer, fds, w);
         else if (c == "xsk.unregister")
             r.result = cmd_xsk_unregister(a);
         else if (c == "xsk.show")
@@ -1125,9 +1195,15 @@ json Daemon::cmd_unload(const Args &a, std::vector<std::string> &w) {
     const std::string dev = a.str("dev");
     if (!selectors_)
         throw Error("custom selectors are not available: this oobbpfd was built without them");
-    if (!cfg_.selectors.count(dev) && !selectors_->show(dev))
+    std::optional<json> installed;
+    try {
+        installed = selectors_->show(dev);
+    } catch (const Error &) {
+        // A device that is gone has no selector to show.
+    }
+    if (!cfg_.selectors.count(dev) && !installed)
         throw Error(dev + " has no selector");
-    if (selectors_->show(dev))
+    if (installed)
         selectors_->unload(dev);
     Config next = cfg_;
     next.selectors.erase(dev);
@@ -1137,6 +1213,8 @@ json Daemon::cmd_unload(const Args &a, std::vector<std::string> &w) {
 
 json Daemon::cmd_route_resolve(const Args &a) {
     a.only({"dst", "from", "mark", "tos", "oif"});
+    if (auto oif = a.opt_str("oif"))
+        present(dump_links(), *oif);
     if (!learner_) {
         std::string why = learner_why_.empty() ? "started with --learner none" : learner_why_[0];
         throw Error("route resolution needs a route learner, and this oobbpfd runs none (" + why +
@@ -1155,10 +1233,10 @@ json Daemon::cmd_route_resolve(const Args &a) {
     return learner_->resolve(r);
 }
 
-// ---- AF_XDP sockets
-// ------------------------------------------------------------------------------
+// ---- AF_XDP sockets ----------------------------------------------------------------------------
 
-json Daemon::cmd_xsk_register(const Args &a, const Peer &peer, std::vector<UniqueFd> &fds) {
+json Daemon::cmd_xsk_register(const Args &a, const Peer &peer, std::vector<UniqueFd> &fds,
+                              std::vector<std::string> &warnings) {
     a.only({"dev", "queue"});
     const std::string dev = a.str("dev");
     const int64_t queue = a.integer("queue", 0, OOB_MAX_QUEUES - 1);
@@ -1186,13 +1264,21 @@ json Daemon::cmd_xsk_register(const Args &a, const Peer &peer, std::vector<Uniqu
     fstat(sock.get(), &st);
     const uint32_t inode = static_cast<uint32_t>(st.st_ino);
     std::optional<XskInfo> info;
-    for (const auto &x : dump_xsks())
-        if (x.inode == inode)
-            info = x;
-    if (!info || !info->ifindex)
+    auto socks = xsk_sockets();
+    if (!socks) {
+        warnings.push_back(
+            "cannot check where the socket is bound (no sock_diag for AF_XDP in "
+            "this kernel): it must be bound to queue " +
+            std::to_string(queue) + " of " + (l.is_vlan() ? find_link(links, lower)->name : dev));
+    } else {
+        for (const auto &x : *socks)
+            if (x.inode == inode)
+                info = x;
+    }
+    if (socks && (!info || !info->ifindex))
         throw Error("the AF_XDP socket is not bound: bind it to queue " + std::to_string(queue) +
                     " of " + (l.is_vlan() ? find_link(links, lower)->name : dev) + " first");
-    if (info->ifindex != lower || info->queue != queue) {
+    if (info && (info->ifindex != lower || info->queue != queue)) {
         auto bl = find_link(links, info->ifindex);
         throw Error("the AF_XDP socket is bound to queue " + std::to_string(info->queue) + " of " +
                     (bl ? bl->name : "if" + std::to_string(info->ifindex)) + ", not queue " +

@@ -67,6 +67,7 @@ class Daemon {
     void apply(const std::set<std::string> &force, bool rules_changed,
                std::vector<std::string> &warnings);
     void install_rule_set(const std::vector<Link> &links, std::vector<std::string> &warnings);
+    bool same_as_active(const RuleSetImage &img) const;
     // Applies cfg; when dev then has a problem, restores the previous configuration and throws.
     void commit(Config next, const std::string &dev, const std::set<std::string> &force,
                 bool rules_changed, std::vector<std::string> &warnings);
@@ -77,6 +78,10 @@ class Daemon {
     void zero_rule_stats(uint32_t id);
     void purge_xsk_slot(uint32_t slot);
     void reap_xsks();
+    // Every AF_XDP socket of the namespace (sock_diag), or nullopt where the kernel has no
+    // sock_diag for AF_XDP.
+    std::optional<std::vector<XskInfo>> xsk_sockets();
+    static bool pid_holds(uint32_t pid, uint32_t inode);
     void notify_learner();
     std::vector<PortInfo> port_infos(const std::vector<Link> &links) const;
 
@@ -98,7 +103,8 @@ class Daemon {
     nlohmann::json cmd_load(const Args &a, std::vector<std::string> &w);
     nlohmann::json cmd_unload(const Args &a, std::vector<std::string> &w);
     nlohmann::json cmd_route_resolve(const Args &a);
-    nlohmann::json cmd_xsk_register(const Args &a, const Peer &p, std::vector<UniqueFd> &fds);
+    nlohmann::json cmd_xsk_register(const Args &a, const Peer &p, std::vector<UniqueFd> &fds,
+                                    std::vector<std::string> &warnings);
     nlohmann::json cmd_xsk_unregister(const Args &a);
     nlohmann::json cmd_xsk_show(const Args &a);
 
@@ -125,6 +131,7 @@ class Daemon {
     std::map<std::string, std::pair<uint32_t, uint16_t>> resolved_;  // rule devices, last install
     std::vector<nlohmann::json> rule_status_;                        // per rule: active or why not
     std::map<uint32_t, uint32_t> xsk_inodes_;  // XSKMAP index -> socket inode (this run)
+    bool xsk_diag_ = true;                     // sock_diag answers for AF_XDP
     std::vector<PortInfo> last_ports_;
     nlohmann::json last_rule_info_;
 

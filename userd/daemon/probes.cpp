@@ -1,7 +1,9 @@
 // SPDX-License-Identifier: MIT
 #include "probes.h"
 
+#include "error.h"
 #include "fd.h"
+#include "netlink.h"
 
 #include <bpf/bpf.h>
 #include <bpf/btf.h>
@@ -115,6 +117,14 @@ Features probe_features() {
     f.freplace = probe_freplace();
     f.fentry = probe_tracing("bpf_fentry_test1", BPF_TRACE_FENTRY, "fentry");
     f.tp_btf = probe_tracing("fib_table_lookup", BPF_TRACE_RAW_TP, "tp_btf fib_table_lookup");
+    try {
+        dump_xsks();
+        f.xsk_diag = {true, ""};
+    } catch (const Error &e) {
+        f.xsk_diag = e.err() == ENOENT
+                         ? Probe{false, "no sock_diag handler for AF_XDP (CONFIG_XDP_SOCKETS_DIAG)"}
+                         : Probe{false, e.what()};
+    }
     struct utsname u {};
     if (uname(&u) == 0)
         f.kernel = u.release;
@@ -122,11 +132,9 @@ Features probe_features() {
 }
 
 nlohmann::json to_json(const Features &f) {
-    return {{"xdp", probe_json(f.xdp)},
-            {"freplace", probe_json(f.freplace)},
-            {"fentry", probe_json(f.fentry)},
-            {"tp_btf", probe_json(f.tp_btf)},
-            {"kernel", f.kernel}};
+    return {{"xdp", probe_json(f.xdp)},           {"freplace", probe_json(f.freplace)},
+            {"fentry", probe_json(f.fentry)},     {"tp_btf", probe_json(f.tp_btf)},
+            {"xsk_diag", probe_json(f.xsk_diag)}, {"kernel", f.kernel}};
 }
 
 }  // namespace oobbpf::daemon

@@ -19,6 +19,7 @@ struct Features {
     Probe freplace;      // BPF_PROG_TYPE_EXT attached to a global function (libxdp's dispatcher)
     Probe fentry;        // BPF trampolines for tracing (fentry/fexit)
     Probe tp_btf;        // BTF-typed tracepoint on fib_table_lookup (route learning)
+    Probe xsk_diag;      // sock_diag for AF_XDP: where oob sockets are bound, whether they live
     std::string kernel;  // uname -r
 };
 
