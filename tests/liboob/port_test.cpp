@@ -380,6 +380,37 @@ TEST(LiboobPort, FragmentsAndBadChecksumsAreRefusedAndCounted) {
     EXPECT_EQ(sock->counters().rx_packets, 0u);
 }
 
+// Without a rule naming fragments, the classifier leaves them in-band: the kernel reassembles
+// the datagram and the socket's in-band twin delivers it. The answer is above the MTU: the
+// oob path never fragments, so under MissPolicy::InBand it goes through the in-band stack.
+TEST(LiboobPort, FragmentsLeftInBandArriveReassembled) {
+    OOBBPF_REQUIRE_PRIVILEGE();
+    OobTopology t({kPort});
+    KernelUdp client(t.client.name(), OobTopology::kClientIp);
+    NetnsScope in(t.oob.name());
+    oob::Stack stack(config(t.veth.b, t.pin_root));
+    auto sock = stack.udp(kPort);
+    const auto big = pattern(3000, 6);
+    ASSERT_TRUE(client.send(OobTopology::kOobIp, kPort, big));
+    oob::Datagram d[2];
+    ASSERT_EQ(sock->recv(d, 2, oob::Deadline::after_ms(2000), oob::Wait::Sleep), 1u);
+    EXPECT_TRUE(d[0].inband);
+    ASSERT_EQ(d[0].frame.len(), big.size());
+    EXPECT_EQ(0, std::memcmp(d[0].frame.data(), big.data(), big.size()));
+    EXPECT_EQ(stack.counters().rx_reject[static_cast<size_t>(oob::wire::Reject::Fragment)], 0u);
+    EXPECT_GE(t.cls->port_stats(1).reason[OOB_R_FRAGMENT], 3u) << "passed in-band as fragments";
+
+    EXPECT_EQ(sock->reply(d[0]), 0);
+    EXPECT_EQ(sock->counters().tx_too_big, 1u);
+    EXPECT_EQ(sock->counters().tx_inband, 1u);
+    EXPECT_EQ(client.recv(2000), big);
+
+    // Larger than a frame: dropped and counted, never cut short.
+    ASSERT_TRUE(client.send(OobTopology::kOobIp, kPort, pattern(5000, 7)));
+    EXPECT_EQ(sock->recv(d, 2, oob::Deadline::after_ms(1000), oob::Wait::Sleep), 0u);
+    EXPECT_EQ(sock->counters().rx_inband_too_big, 1u);
+}
+
 TEST(LiboobPort, WhatTheClassifierLeavesInBandReachesTheTwin) {
     OOBBPF_REQUIRE_PRIVILEGE();
     OobTopology t({kPort});

@@ -147,6 +147,12 @@ bool UdpSocket::read_inband() {
     ssize_t n = recvmsg(inband_fd_, &msg, MSG_DONTWAIT);
     if (n < 0)
         return false;
+    if (msg.msg_flags & MSG_TRUNC) {
+        // Larger than a frame (a datagram the kernel reassembled, say): not cut, dropped and
+        // counted.
+        c_.rx_inband_too_big++;
+        return true;
+    }
     f.put(static_cast<uint32_t>(n));
     f.info().delivered_ns = now_ns();
     Datagram d;
@@ -183,7 +189,8 @@ size_t UdpSocket::recv(Datagram *out, size_t max, Deadline dl, Wait w) {
         // The in-band twin is looked at on every wake-up when sleeping, and every 16384 spins
         // (about a millisecond) when busy: a system call per spin would cost the oob path its
         // latency.
-        if (inband_fd_ >= 0 && (w == Wait::Sleep || (++spins_ & 16383) == 0) && read_inband())
+        if (inband_fd_ >= 0 && (w == Wait::Sleep || (++spins_ & 16383) == 0) && read_inband() &&
+            count_)
             continue;
         if (dl.passed())
             return 0;
@@ -272,8 +279,16 @@ int UdpSocket::send_one(Frame &f, const Endpoint &to, const IpAddr &from_arg, bo
     const uint32_t payload = f.len();
     rc = build(f, *p, to.port, hlen);
     if (rc) {
-        if (rc == -EMSGSIZE)
+        if (rc == -EMSGSIZE) {
             c_.tx_too_big++;
+            // Above the path MTU: the oob path never fragments; the in-band stack does.
+            if (stack_->cfg_.miss == MissPolicy::InBand && send_inband(f, to, from) == 0) {
+                c_.tx_inband++;
+                stack_->c_.tx_inband++;
+                f.reset();
+                return 0;
+            }
+        }
         c_.tx_errors++;
         return rc;
     }

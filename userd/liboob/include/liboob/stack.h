@@ -72,8 +72,9 @@ struct Datagram {
 
 struct SocketCounters {
     uint64_t rx_packets = 0, rx_bytes = 0;
-    uint64_t rx_dropped = 0;  // socket queue full
-    uint64_t rx_inband = 0;   // received on the in-band socket
+    uint64_t rx_dropped = 0;         // socket queue full
+    uint64_t rx_inband = 0;          // received on the in-band socket
+    uint64_t rx_inband_too_big = 0;  // in-band datagrams larger than a frame: dropped
     uint64_t tx_packets = 0, tx_bytes = 0;
     uint64_t tx_inband = 0;  // sent through the in-band stack after a miss
     uint64_t tx_errors = 0;  // sends that returned an error
