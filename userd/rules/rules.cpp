@@ -1234,17 +1234,75 @@ void check_set(const std::vector<Rule> &rs) {
     }
 }
 
+// A rule's extent along one dimension, as an interval: rules whose intervals do not meet cannot
+// match one frame. Addresses carry their family in front, so IPv4 and IPv6 never meet.
+struct Extent {
+    std::pair<uint8_t, u128> lo, hi;
+};
+
+Extent extent(const Spec &s, int dim) {
+    const Extent all{{0, 0}, {255, ~u128(0)}};
+    switch (dim) {
+        case 0:
+        case 1: {
+            const auto &p = dim == 0 ? s.dst : s.src;
+            if (!p)
+                return all;
+            const u128 m = top_bits(p->len, 128), v = addr_value(*p) & m;
+            const auto f = static_cast<uint8_t>(p->family);
+            return {{f, v}, {f, v | ~m}};
+        }
+        case 2:
+            return s.has_dport ? Extent{{0, s.dport.lo}, {0, s.dport.hi}} : all;
+        case 3:
+            return s.has_sport ? Extent{{0, s.sport.lo}, {0, s.sport.hi}} : all;
+        default:
+            return s.vid ? Extent{{0, *s.vid}, {0, *s.vid}} : all;
+    }
+}
+
+bool whole(const Extent &e) {
+    return e.lo.first == 0 && e.lo.second == 0 && e.hi.first == 255;
+}
+
+// Same-priority rules that can match one frame. Pairs are only compared when they meet along the
+// dimension (dst, src, dport, sport, VID) where fewest rules of the group are wildcards: sorted
+// by the low end, rule i meets the rules after it up to its high end.
 void check_overlaps(const std::vector<Rule> &rs, const Resolver *resolve) {
     std::map<uint32_t, std::vector<Spec>> by_prio;
     for (const auto &r : rs)
         by_prio[r.prio].push_back(spec_of(r, resolve));
-    for (const auto &[prio, specs] : by_prio)
-        for (size_t i = 0; i < specs.size(); i++)
-            for (size_t j = i + 1; j < specs.size(); j++)
-                if (overlap(specs[i], specs[j]))
-                    fail(rule_name(*specs[i].rule) + " and " + rule_name(*specs[j].rule) +
-                         " have the same prio " + std::to_string(prio) +
-                         " and can match the same frame: give one a lower prio");
+    for (auto &[prio, specs] : by_prio) {
+        if (specs.size() < 2)
+            continue;
+        int dim = 0;
+        size_t fewest = SIZE_MAX;
+        for (int d = 0; d < 5; d++) {
+            size_t wild = 0;
+            for (const auto &sp : specs)
+                wild += whole(extent(sp, d));
+            if (wild < fewest) {
+                fewest = wild;
+                dim = d;
+            }
+        }
+        std::vector<std::pair<Extent, const Spec *>> order;
+        for (const auto &sp : specs)
+            order.push_back({extent(sp, dim), &sp});
+        std::stable_sort(order.begin(), order.end(),
+                         [](const auto &x, const auto &y) { return x.first.lo < y.first.lo; });
+        for (size_t i = 0; i < order.size(); i++)
+            for (size_t j = i + 1; j < order.size() && !(order[i].first.hi < order[j].first.lo);
+                 j++) {
+                const Spec &a = *order[i].second, &b = *order[j].second;
+                if (!overlap(a, b))
+                    continue;
+                const bool first = a.rule < b.rule;  // name them in the order given
+                fail(rule_name(first ? *a.rule : *b.rule) + " and " +
+                     rule_name(first ? *b.rule : *a.rule) + " have the same prio " +
+                     std::to_string(prio) + " and can match the same frame: give one a lower prio");
+            }
+    }
 }
 
 }  // namespace
