@@ -5,6 +5,7 @@
 // resolution, failure and flush, both back-ends agreeing, the pinned maps as bpftool prints
 // them, and the lock-free cache over the real mmap'ed maps.
 #include "error.h"
+#include "kmod_backend.h"
 #include "learner.h"
 #include "netns.h"
 #include "route_cache.h"
@@ -535,6 +536,29 @@ TEST(LearnBackends, SameEntriesForSameDecisions) {
     }
     EXPECT_EQ(seen["tp_btf"].size(), rqs.size());
     EXPECT_EQ(seen["tp_btf"], seen["netlink"]);
+}
+
+TEST(LearnBackends, KmodWithoutTheModuleSaysSo) {
+    OOBBPF_REQUIRE_PRIVILEGE();
+    if (access("/dev/oobbpf", F_OK) == 0)
+        GTEST_SKIP() << "the module is loaded here";
+    Topo t;
+    Config c = t.config("kmod");
+    c.kmod = kmod_factory(MapFds{});
+    Learner l(c);
+    try {
+        l.start();
+        ADD_FAILURE() << "kmod started without the module";
+    } catch (const Error &e) {
+        EXPECT_NE(std::string(e.what()).find("kmod: /dev/oobbpf (module not loaded)"),
+                  std::string::npos)
+            << e.what();
+    }
+    EXPECT_FALSE(l.running());
+    // auto takes tp_btf first, as the probe order says.
+    Learner a(t.config("auto"));
+    a.start();
+    EXPECT_EQ(a.backend(), "tp_btf");
 }
 
 // ---- the pinned maps: bpftool prints them with field names

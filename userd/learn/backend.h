@@ -9,10 +9,11 @@
 // up with the same entries for the same decisions, whichever back-end runs.
 //
 //   tp_btf   BPF on the fib_table_lookup / fib6_table_lookup tracepoints (learner.cpp)
-//   kmod     the kernel module (issue "kmod"): its misc device hands over the decisions that
-//            ip_learn_oob_route() (Dovetail) or its tracepoint probe (stock kernels) saw. The
-//            module's user-space side implements Backend and is handed to the learner through
-//            Config::kmod; the learner probes it after tp_btf.
+//   kmod     the kernel module (kmod/): in observe mode its misc device hands over the decisions
+//            that ip_learn_oob_route() (Dovetail) or its tracepoint probe (stock kernels) saw
+//            (kmod_backend.h). It needs the classifier's maps, so whoever has them makes the
+//            factory (kmod_factory()) and hands it to the learner through Config::kmod; the
+//            learner probes it after tp_btf.
 //   netlink  observes nothing: entries come from resolve() only, for kernels with neither.
 #pragma once
 
@@ -49,6 +50,7 @@ struct BackendContext {
     uint32_t netns = 0;    // the learner's namespace (inode number)
     std::string pin_root;  // where routes/neighs and the caches are pinned
     int routes_fd = -1;    // the pinned routes map (read it to skip known flows)
+    int neighs_fd = -1;    // the pinned neighs map
     std::vector<PortDev> ports;
 };
 

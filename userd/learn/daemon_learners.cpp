@@ -5,6 +5,7 @@
 #include "daemon_learners.h"
 
 #include "error.h"
+#include "kmod_backend.h"
 #include "learner.h"
 #include "route_learner.h"
 
@@ -58,6 +59,7 @@ class DaemonLearner : public daemon::Learner {
         Config c;
         c.pin_root = ctx.paths.pin_root;
         c.backend = backend;
+        c.kmod = kmod_factory(ctx.maps);
         return c;
     }
 

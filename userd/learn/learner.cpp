@@ -605,6 +605,7 @@ struct Learner::Impl : Sink {
             ctx.netns = netns;
             ctx.pin_root = root;
             ctx.routes_fd = bpf_map__fd(skel->maps.oob_routes);
+            ctx.neighs_fd = bpf_map__fd(skel->maps.oob_neighs);
             ctx.ports = cfg.ports;
             std::string why = "not available";
             backend = cfg.kmod(ctx, &why);
