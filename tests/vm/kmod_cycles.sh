@@ -27,65 +27,58 @@ oobbpf-kmodctl vlanport "$PIN" va.42 2
 oobbpf-kmodctl vlanset "$PIN" va 43 3
 oobbpf-kmodctl rule "$PIN" 7 10 divert udp 9000
 
-# Background traffic, niced so that the cycles still get the (emulated) CPUs.
+# Background traffic from a few long-running processes (a process per packet or per lookup
+# would take the emulated CPUs away from the cycles): frames through the module's rx_handlers,
+# output route lookups towards the oob ports (each one a tracepoint hit and a queued
+# re-resolution, route_refresh_ms=0), neighbour changes on the port.
 PEER="nsenter --net=/run/netns/peer"
-traffic_frames() {
-	while :; do
-		$PEER oobbpf-kmodctl send vb 10.1.0.1 9000 100 >/dev/null
-		$PEER oobbpf-kmodctl send vb vlan 42 10.1.0.1 9000 100 >/dev/null
-		$PEER oobbpf-kmodctl send vb vlan 43 10.1.0.1 53 100 >/dev/null
-		sleep 0.1
-	done
-}
-traffic_routes() {
-	i=0
-	while :; do
-		i=$(((i + 1) % 250))
-		ip route get 10.9.$i.1 >/dev/null
-		ip route get 10.9.$i.2 from 10.1.0.1 mark $i >/dev/null
-		sleep 0.1
-	done
-}
-traffic_neighs() {
-	while :; do
-		ip neigh replace 10.1.0.77 dev va lladdr 02:00:00:00:00:77 nud permanent
-		ip neigh del 10.1.0.77 dev va
-		sleep 0.1
-	done
+mkfifo /tmp/routes.fifo /tmp/neighs.fifo
+start_traffic() {
+	$PEER oobbpf-kmodctl send vb 10.1.0.1 9000 100000000 20000 >/dev/null &
+	pids="$!"
+	$PEER oobbpf-kmodctl send vb vlan 42 10.1.0.1 9000 100000000 20000 >/dev/null &
+	pids="$pids $!"
+	$PEER oobbpf-kmodctl send vb vlan 43 10.1.0.1 53 100000000 20000 >/dev/null &
+	pids="$pids $!"
+	ip -force -batch /tmp/routes.fifo >/dev/null 2>&1 &
+	pids="$pids $!"
+	(
+		i=0
+		while :; do
+			i=$(((i + 1) % 20))
+			echo "route get 10.9.$i.1"
+			echo "route get 10.9.$i.2 from 10.1.0.1 mark $i"
+			sleep 0.1
+		done >/tmp/routes.fifo
+	) &
+	pids="$pids $!"
+	ip -force -batch /tmp/neighs.fifo >/dev/null 2>&1 &
+	pids="$pids $!"
+	(
+		while :; do
+			echo "neigh replace 10.1.0.77 dev va lladdr 02:00:00:00:00:77 nud permanent"
+			echo "neigh del 10.1.0.77 dev va"
+			sleep 0.1
+		done >/tmp/neighs.fifo
+	) &
+	pids="$pids $!"
 }
 
 echo 3 >/proc/sys/vm/drop_caches
 slab_before=$(awk '/^Slab:/ { print $2 }' /proc/meminfo)
-renice_bg() {
-	renice -n 10 -p "$1" >/dev/null
-}
-traffic_frames & p1=$!
-traffic_routes & p2=$!
-traffic_neighs & p3=$!
-for p in $p1 $p2 $p3; do renice_bg $p; done
+start_traffic
 judged_before=$(judged)
 start=$(cut -d' ' -f1 /proc/uptime)
 
-n=0
-fail=0
-while [ $n -lt "$CYCLES" ]; do
-	n=$((n + 1))
-	[ $((n % 10)) = 1 ] && echo "cycle $n at $(cut -d" " -f1 /proc/uptime) s"
-	if ! { insmod "$OOBBPF_KO" route_refresh_ms=0 && oobbpf-kmodctl up "$PIN" va va.42; }; then
-		fail=$n
-		break
-	fi
-	if [ $((n % 2)) = 0 ]; then
-		insmod "$TESTRX" && rmmod oobbpf_testrx || { fail=$n; break; }
-	fi
-	rmmod oobbpf || { fail=$n; break; }
-done
+# One process runs the cycles (finit_module, ioctls, delete_module): under TCG a process per
+# step would cost more than the module does.
+vt_check kmod_cycles_all oobbpf-kmodctl cycles "$CYCLES" "$OOBBPF_KO" "$TESTRX" "$PIN" va va.42
+cat /tmp/vt.out
 end=$(cut -d' ' -f1 /proc/uptime)
-kill $p1 $p2 $p3
+kill $pids
 wait 2>/dev/null
-echo "cycles: $n in $(echo "$end - $start" | bc) s; frames judged meanwhile: $(($(judged) - judged_before))"
-vt_check kmod_cycles_all test "$fail" = 0 -a "$n" = "$CYCLES"
-vt_check kmod_cycles_traffic_judged test $(($(judged) - judged_before)) -gt $((CYCLES * 20))
+echo "cycles: $CYCLES in $(echo "$end - $start" | bc) s; frames judged meanwhile: $(($(judged) - judged_before))"
+vt_check kmod_cycles_traffic_judged test $(($(judged) - judged_before)) -gt $((CYCLES * 2))
 vt_check_fails kmod_cycles_module_gone grep -q '^oobbpf' /proc/modules
 
 # Leaks: a map reference keeps the maps alive after their pins go; a device reference makes

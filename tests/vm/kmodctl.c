@@ -22,8 +22,10 @@
  *   oobbpf-kmodctl stats PINDIR PORT_ID                   port counters, summed over CPUs
  *   oobbpf-kmodctl rstats PINDIR RULE_ID                  rule counters, summed over CPUs
  *   oobbpf-kmodctl routes PINDIR | neighs PINDIR
- *   oobbpf-kmodctl send IFNAME [vlan VID[.VID]] [arp] DST_IP DPORT [COUNT]
+ *   oobbpf-kmodctl send IFNAME [vlan VID[.VID]] [arp] DST_IP DPORT [COUNT [GAP_US]]
  *   oobbpf-kmodctl negative PINDIR                        every malformed request must fail
+ *   oobbpf-kmodctl cycles N KO TESTRX_KO PINDIR IFNAME... load, hand, attach, unload N times
+ *                                              (every other cycle with the test receiver)
  */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
@@ -44,6 +46,7 @@
 #include <sys/socket.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "oobbpf_ioctl.h"
@@ -551,10 +554,11 @@ static __u16 csum16(const void *data, size_t len)
 	return htons((__u16)~sum);
 }
 
-/* send IFNAME [vlan VID[.VID]] [arp] DST_IP DPORT [COUNT]: IPv4/UDP (or ARP) frames. */
+/* send IFNAME [vlan VID[.VID]] [arp] DST_IP DPORT [COUNT [GAP_US]]: IPv4/UDP (or ARP) frames,
+ * GAP_US apart (default: back to back). */
 static int cmd_send(int argc, char **argv)
 {
-	unsigned int ifindex = ifindex_of(argv[0]), vids[2], nvids = 0, count = 1;
+	unsigned int ifindex = ifindex_of(argv[0]), vids[2], nvids = 0, count = 1, gap_us = 0;
 	struct sockaddr_ll sll = { 0 };
 	__u8 f[128], *p = f;
 	int a = 1, arp = 0, s;
@@ -575,6 +579,8 @@ static int cmd_send(int argc, char **argv)
 		dport = (__u16)atoi(argv[a + 1]);
 	if (a + 2 < argc)
 		count = atoi(argv[a + 2]);
+	if (a + 3 < argc)
+		gap_us = atoi(argv[a + 3]);
 
 	memset(f, 0, sizeof(f));
 	memset(p, 0xff, 6); /* broadcast: every receiver takes it */
@@ -631,9 +637,12 @@ static int cmd_send(int argc, char **argv)
 	sll.sll_ifindex = ifindex;
 	sll.sll_halen = 6;
 	memset(sll.sll_addr, 0xff, 6);
-	for (unsigned int i = 0; i < count; i++)
+	for (unsigned int i = 0; i < count; i++) {
 		if (sendto(s, f, p - f, 0, (struct sockaddr *)&sll, sizeof(sll)) < 0)
 			die("send: %s", strerror(errno));
+		if (gap_us)
+			usleep(gap_us);
+	}
 	close(s);
 	printf("sent=%u len=%ld\n", count, (long)(p - f));
 	return 0;
@@ -779,6 +788,79 @@ static int cmd_negative(char **argv)
 	return failures ? 1 : 0;
 }
 
+/* ---- load/unload cycles, without a process per step ---------------------------------------- */
+static int load_module(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -1;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	close(fd);
+	return ret;
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int cmd_cycles(int argc, char **argv)
+{
+	int n = atoi(argv[0]);
+	const char *ko = argv[1], *testrx = argv[2], *dir = argv[3];
+	double start = now_s(), t, spent[5] = { 0 };
+	struct oobk_maps req;
+
+	maps_req(&req, dir, 0); /* opened once: the module takes references of its own */
+	for (int i = 1; i <= n; i++) {
+		int fd;
+
+		t = now_s();
+		if (load_module(ko, "route_refresh_ms=0"))
+			die("cycle %d: load oobbpf: %s", i, strerror(errno));
+		spent[0] += now_s() - t;
+		t = now_s();
+		fd = ctl_fd();
+		if (ioctl(fd, OOBK_IOC_SET_MAPS, &req))
+			die("cycle %d: SET_MAPS: %s", i, strerror(errno));
+		spent[1] += now_s() - t;
+		t = now_s();
+		for (int a = 4; a < argc; a++) {
+			struct oobk_port_req pr = { .size = sizeof(pr), .version = OOBK_IOCTL_VERSION,
+						    .ifindex = ifindex_of(argv[a]) };
+
+			if (ioctl(fd, OOBK_IOC_RX_ATTACH, &pr))
+				die("cycle %d: attach %s: %s", i, argv[a], strerror(errno));
+		}
+		close(fd);
+		spent[2] += now_s() - t;
+		t = now_s();
+		if (i % 2 == 0) {
+			if (load_module(testrx, ""))
+				die("cycle %d: load oobbpf_testrx: %s", i, strerror(errno));
+			if (syscall(SYS_delete_module, "oobbpf_testrx", O_NONBLOCK))
+				die("cycle %d: unload oobbpf_testrx: %s", i, strerror(errno));
+		}
+		spent[3] += now_s() - t;
+		t = now_s();
+		if (syscall(SYS_delete_module, "oobbpf", O_NONBLOCK))
+			die("cycle %d: unload oobbpf: %s", i, strerror(errno));
+		spent[4] += now_s() - t;
+		if (i % 20 == 0) {
+			printf("cycle %d at %.1f s\n", i, now_s() - start);
+			fflush(stdout);
+		}
+	}
+	printf("cycles=%d seconds=%.1f (load %.1f, hand %.1f, attach %.1f, receiver %.1f, "
+	       "unload %.1f)\n",
+	       n, now_s() - start, spent[0], spent[1], spent[2], spent[3], spent[4]);
+	return 0;
+}
+
 int main(int argc, char **argv)
 {
 	const char *cmd = argc > 1 ? argv[1] : "";
@@ -788,6 +870,8 @@ int main(int argc, char **argv)
 		return cmd_maps(argc - 2, argv + 2);
 	if (!strcmp(cmd, "hand"))
 		return cmd_hand(argc - 2, argv + 2);
+	if (!strcmp(cmd, "cycles") && argc >= 6)
+		return cmd_cycles(argc - 2, argv + 2);
 	if (!strcmp(cmd, "events") && argc >= 4)
 		return cmd_events(argc - 2, argv + 2);
 	if (!strcmp(cmd, "up") && argc >= 3)

@@ -314,7 +314,7 @@ chmod 755 "$r/init"
 
 # ---- boot ---------------------------------------------------------------------------------
 log=$logdir/$name.log
-cmdline="console=ttyS0,115200 rdinit=/init oops=panic panic=-1 loglevel=5 $append"
+cmdline="console=ttyS0,115200 rdinit=/init oops=panic panic=-1 loglevel=5 no_timer_check $append"
 echo "vm-run: $name: booting $kver ($(du -h "$rundir/initramfs.cpio" | cut -f1) initramfs, timeout ${timeout_s}s, log $log)"
 start=$(date +%s.%N)
 set +e
