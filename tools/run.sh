@@ -29,12 +29,7 @@ cmake --build "$build" -j"$(nproc)"
 
 case "$cmd" in
 demo)
-	if [ -x "$build/tools/oobbpf/oobbpf" ] && "$build/tools/oobbpf/oobbpf" demo --help >/dev/null 2>&1; then
-		exec "$build/tools/oobbpf/oobbpf" demo
-	fi
-	# Until the demo exists: the most end-to-end thing there is, the classifier on real
-	# frames through BPF_PROG_TEST_RUN and its C++ twin.
-	exec "$build/tests/bpf/classifier_bpf_test"
+	exec "$top/tools/demo/oobbpf-demo.sh" --build "$build" "${@:2}"
 	;;
 test)
 	cd "$build"
