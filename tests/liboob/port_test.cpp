@@ -411,6 +411,27 @@ TEST(LiboobPort, FragmentsLeftInBandArriveReassembled) {
     EXPECT_EQ(sock->counters().rx_inband_too_big, 1u);
 }
 
+TEST(LiboobPort, SocketOutlivingItsStackFailsCleanly) {
+    OOBBPF_REQUIRE_PRIVILEGE();
+    OobTopology t({kPort});
+    KernelUdp client(t.client.name(), OobTopology::kClientIp);
+    NetnsScope in(t.oob.name());
+    auto stack = std::make_unique<oob::Stack>(config(t.veth.b, t.pin_root));
+    auto sock = stack->udp(kPort);
+    ASSERT_TRUE(client.send(OobTopology::kOobIp, kPort, pattern(10, 1)));
+    for (int i = 0; i < 200 && sock->queued() == 0; i++) {
+        stack->poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    ASSERT_EQ(sock->queued(), 1u) << "a datagram waits in the socket";
+    stack.reset();
+    EXPECT_EQ(sock->stack(), nullptr);
+    EXPECT_EQ(sock->queued(), 0u) << "its frame went with the stack's UMEM";
+    oob::Datagram d[1];
+    EXPECT_EQ(sock->recv(d, 1, oob::Deadline::immediate()), 0u);
+    EXPECT_EQ(sock->send_copy("x", 1, {oob::IpAddr::from(OobTopology::kClientIp), 9}), -ENOTCONN);
+}
+
 TEST(LiboobPort, WhatTheClassifierLeavesInBandReachesTheTwin) {
     OOBBPF_REQUIRE_PRIVILEGE();
     OobTopology t({kPort});

@@ -57,11 +57,18 @@ Stack::Stack(StackConfig cfg) : cfg_(std::move(cfg)), udp_(65536, nullptr) {
 Stack::~Stack() {
     // Unregister first: the classifier stops diverting into sockets about to close.
     regs_.clear();
+    // Sockets that outlive the stack keep no frame of its UMEM, which is about to go.
     for (UdpSocket *s : udp_)
-        if (s)
+        if (s) {
+            s->q_.clear();
+            s->count_ = 0;
             s->stack_ = nullptr;
-    for (auto &[type, s] : raw_)
+        }
+    for (auto &[type, s] : raw_) {
+        s->q_.clear();
+        s->count_ = 0;
         s->stack_ = nullptr;
+    }
     for (auto &f : rxbuf_)
         f.reset();
 }
