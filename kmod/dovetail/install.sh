@@ -55,7 +55,7 @@ if [ "${1:-}" = --check ]; then
 	lay_out "$dir"
 	# Built as a module only to compile and link-check it: the result must never be loaded
 	# (a module cannot override the kernel's weak hooks).
-	make -s -C "$kdir" M="$(cd "$dir" && pwd)" CONFIG_OOBBPF=m W=1 \
+	make -s -j"$(nproc)" -C "$kdir" M="$(cd "$dir" && pwd)" CONFIG_OOBBPF=m W=1 \
 		KCFLAGS="-Werror -include $here/dovetail_stub.h" modules
 	echo "install.sh: the Dovetail build of oobbpf compiles against $kdir (with the stub)"
 	exit 0

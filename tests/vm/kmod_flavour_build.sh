@@ -68,7 +68,7 @@ rm -rf "$out"
 mkdir -p "$out"
 cp -r "$src/kmod/." "$out/"
 echo "kmod_flavour_build: Kbuild against $tree"
-make -s -C "$tree" M="$out" OOBBPF_INCLUDE="$src/include" KCFLAGS=-Werror W=1 modules 2>&1 |
+make -s -j"$(nproc)" -C "$tree" M="$out" OOBBPF_INCLUDE="$src/include" KCFLAGS=-Werror W=1 modules 2>&1 |
 	tee "$out/build.log"
 [ "${PIPESTATUS[0]}" = 0 ] || { echo "kmod_flavour_build: FAILED"; exit 1; }
 # Kbuild's own notes are no warnings; anything else is.
