@@ -185,7 +185,16 @@ static __always_inline int learned_dev(struct net_device *dev)
 	} else if (!learned_big(ifindex)) {
 		return 0;
 	}
-	/* The IPv4 tracepoint has no net argument: the namespace is the nexthop device's. */
+	return 1;
+}
+
+/*
+ * Is the device in the namespace learned for? The IPv4 tracepoint has no net argument: the
+ * namespace is the nexthop device's. Checked after the memo (a pointer chase the known-flow
+ * path can do without): a memo hit only ever suppresses a report.
+ */
+static __always_inline int learned_netns(struct net_device *dev)
+{
 	return dev->nd_net.net->ns.inum == learn_netns;
 }
 
@@ -208,7 +217,7 @@ static __always_inline __u32 memo_slot(const struct oob_route_key *k)
 	return h >> 20; /* LEARN_MEMO_SLOTS == 4096 */
 }
 
-static __always_inline void report(struct oob_route_key *key, __u32 nh_ifindex, __u32 table)
+static __always_inline void report(struct oob_route_key *key, struct net_device *dev, __u32 table)
 {
 	struct oob_learn_event *ev;
 	struct learn_memo *memo;
@@ -223,6 +232,8 @@ static __always_inline void report(struct oob_route_key *key, __u32 nh_ifindex, 
 	if (!memo)
 		return;
 	if (memo->gen == *gen && same_key(&memo->key, key))
+		return;
+	if (!learned_netns(dev))
 		return;
 	/* Known flow: user space revalidates it on every route, rule and link change. */
 	if (bpf_map_lookup_elem(&oob_routes, key)) {
@@ -243,7 +254,7 @@ static __always_inline void report(struct oob_route_key *key, __u32 nh_ifindex, 
 		return;
 	}
 	__builtin_memcpy(&ev->key, key, sizeof(*key));
-	ev->nh_ifindex = nh_ifindex;
+	ev->nh_ifindex = dev->ifindex;
 	ev->table = table;
 	ev->ts_ns = now;
 	bpf_ringbuf_submit(ev, 0);
@@ -272,7 +283,7 @@ int BPF_PROG(learn_fib4, u32 tb_id, const struct flowi4 *flp, const struct fib_n
 	key.tos = flow_tos(&flp->__fl_common);
 	key.dst[0] = flp->daddr;
 	key.src[0] = flp->saddr;
-	report(&key, dev->ifindex, tb_id);
+	report(&key, dev, tb_id);
 	return 0;
 }
 
@@ -302,7 +313,7 @@ int BPF_PROG(learn_fib6, const struct net *net, const struct fib6_result *res,
 	key.tos = (bpf_ntohl(flp->flowlabel) >> 20) & 0xfc;
 	__builtin_memcpy(key.dst, flp->daddr.in6_u.u6_addr32, sizeof(key.dst));
 	__builtin_memcpy(key.src, flp->saddr.in6_u.u6_addr32, sizeof(key.src));
-	report(&key, dev->ifindex, table ? table->tb6_id : 0);
+	report(&key, dev, table ? table->tb6_id : 0);
 	return 0;
 }
 
