@@ -261,6 +261,18 @@ TEST_P(LearnBackend, PolicyRoutingRulesTablesAndFallThrough) {
     EXPECT_EQ(r.route.table, 254U);
     EXPECT_EQ(r.route.oif, t.a0);
 
+    // oif fixes the device: main's route leaves by another one, so the kernel takes the
+    // destination as on-link through the given device (as `ip route get ... oif DEV` says)
+    ResolveRequest oif = req("10.9.0.9");
+    oif.oif = t.a42;
+    r = l.resolve(oif);
+    EXPECT_EQ(r.key.oif, t.a42i);
+    EXPECT_EQ(r.route.oif, t.a42i);
+    EXPECT_FALSE(r.route.flags & OOB_ROUTE_GATEWAY);
+    EXPECT_EQ(r.oif_dev, t.a42);
+    oif.oif = "nosuchdev0";
+    EXPECT_THROW(l.resolve(oif), Error);
+
     // fwmark 9 -> table 300 -> the in-band-only device: no entry, a clear error
     try {
         l.resolve(req("10.9.0.9", "", 9));
@@ -278,16 +290,16 @@ TEST_P(LearnBackend, PolicyRoutingRulesTablesAndFallThrough) {
     ASSERT_TRUE(plain && marked);
     EXPECT_EQ(plain->oif, t.a0);
     EXPECT_EQ(marked->oif, t.a42i);
-    EXPECT_EQ(l.routes().size(), 5U);
+    EXPECT_EQ(l.routes().size(), 6U);
 
     // What `oobbpf route show` and `oobbpf status` print.
     const auto entries = l.entries();
-    EXPECT_EQ(entries.size(), 5U);
+    EXPECT_EQ(entries.size(), 6U);
     for (const auto &e : entries)
         EXPECT_TRUE(e.dev == t.v0.a || e.dev == t.a42) << e.dev;
     const nlohmann::json st = status_json(l);
     EXPECT_EQ(st["backend"], GetParam());
-    EXPECT_EQ(st["routes"], 5);
+    EXPECT_EQ(st["routes"], 6);
     EXPECT_EQ(st["netns"], t.netns());
 }
 
