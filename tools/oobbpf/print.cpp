@@ -218,7 +218,10 @@ void print_neighs(const json &j) {
 
 void print_resolved(const json &j) {
     if (j.contains("text") && j["text"].is_string()) {
-        std::cout << j["text"].get<std::string>() << "\n";
+        std::string t = j["text"].get<std::string>();
+        while (!t.empty() && t.back() == '\n')
+            t.pop_back();
+        std::cout << t << "\n";
         return;
     }
     std::cout << j.dump(2) << "\n";

@@ -522,7 +522,8 @@ Attachment Datapath::attach(uint32_t ifindex, const std::string &ifname,
             a = try_attach(XdpMode::Native);
         } catch (const Error &e) {
             a = try_attach(XdpMode::Generic);
-            warnings.push_back(ifname + ": native XDP unavailable (" + e.what() +
+            warnings.push_back(ifname + ": native XDP unavailable (" +
+                               (e.err() ? std::strerror(e.err()) : e.what()) +
                                "); using generic mode");
         }
     }
