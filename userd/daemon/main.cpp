@@ -25,16 +25,16 @@ bool g_verbose = false;
 
 // libbpf and libxdp speak through the daemon's log: warnings always, debug with -v.
 int libbpf_log(libbpf_print_level level, const char *fmt, va_list ap) {
-    if (level == LIBBPF_DEBUG && !g_verbose)
+    if (level != LIBBPF_WARN && !g_verbose)
         return 0;
-    fputs("oobbpfd: libbpf: ", stderr);
+    fputs("oobbpfd: ", stderr);  // libbpf's lines start with "libbpf: " themselves
     return vfprintf(stderr, fmt, ap);
 }
 
 int libxdp_log(libxdp_print_level level, const char *fmt, va_list ap) {
     if (level != LIBXDP_WARN && !g_verbose)
         return 0;
-    fputs("oobbpfd: libxdp: ", stderr);
+    fputs("oobbpfd: ", stderr);  // as libbpf, libxdp prefixes its own lines
     return vfprintf(stderr, fmt, ap);
 }
 
