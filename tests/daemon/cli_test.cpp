@@ -41,7 +41,7 @@ TEST(Cli, EveryCommandEndToEnd) {
     EXPECT_TRUE(contains(st.out, "oobbpfd     running")) << st.out;
     EXPECT_TRUE(contains(st.out, "freplace")) << st.out;
     EXPECT_TRUE(contains(st.out, "tp_btf")) << st.out;
-    EXPECT_TRUE(contains(st.out, "ABI 1")) << st.out;
+    EXPECT_TRUE(contains(st.out, "ABI " + std::to_string(OOB_ABI_VERSION))) << st.out;
     json sj = env.cli_json("status");
     EXPECT_TRUE(sj["daemon"]["running"].get<bool>());
     EXPECT_EQ(sj["daemon"]["pin_root"], env.pin_root);

@@ -404,3 +404,41 @@ TEST(Lifecycle, VlanPortDivertsOnItsLowerDevice) {
     EXPECT_NE(off.status, 0);
     EXPECT_TRUE(contains(off.err, "port " + va)) << off.err;
 }
+
+TEST(Lifecycle, ControlSocketAdmitsRootAndTheConfiguredGroupOnly) {
+    OOBBPF_REQUIRE_PRIVILEGE();
+    DaemonEnv env;
+    ASSERT_EQ(chmod(env.dir.c_str(), 0755), 0);  // let others reach the socket file at all
+    const std::string cli = "nsenter --net=/run/netns/" + env.oob.name() +
+                            " -- setpriv --reuid=65534 --regid=65534 --clear-groups " + OOBBPF_BIN +
+                            " --socket " + env.socket + " --pin-root " + env.pin_root + " ";
+    // Default: root only. The socket file itself keeps others out.
+    env.start();
+    Out denied = run(cli + "port add " + env.veth.a);
+    EXPECT_NE(denied.status, 0);
+    EXPECT_TRUE(denied.one_line_error()) << denied.err;
+    EXPECT_TRUE(contains(denied.err, "permission denied")) << denied.err;
+    EXPECT_TRUE(env.cli_json("port show").empty());
+    // Even through a socket file opened to all, the daemon checks who is asking (SO_PEERCRED).
+    ASSERT_EQ(chmod(env.socket.c_str(), 0666), 0);
+    Out refused = run(cli + "port add " + env.veth.a);
+    EXPECT_NE(refused.status, 0);
+    EXPECT_TRUE(refused.one_line_error()) << refused.err;
+    EXPECT_TRUE(contains(refused.err, "permission denied: oobbpfd admits root")) << refused.err;
+    EXPECT_TRUE(env.cli_json("port show").empty());
+    env.stop();
+
+    // With --group nogroup, its members get in (SO_PEERCRED / SO_PEERGROUPS checked).
+    env.start("--group nogroup");
+    Out ok = run(cli + "port add " + env.veth.a);
+    EXPECT_EQ(ok.status, 0) << ok.err;
+    EXPECT_EQ(env.cli_json("port show")[0]["dev"], env.veth.a);
+    // Others still not: the peer check answers before anything is read.
+    Out other = run("nsenter --net=/run/netns/" + env.oob.name() +
+                    " -- setpriv --reuid=65534 --regid=100 --clear-groups " + OOBBPF_BIN +
+                    " --socket " + env.socket + " port del " + env.veth.a);
+    EXPECT_NE(other.status, 0);
+    EXPECT_TRUE(other.one_line_error()) << other.err;
+    EXPECT_TRUE(contains(other.err, "permission denied")) << other.err;
+    EXPECT_EQ(env.cli_json("port show").size(), 1u);
+}

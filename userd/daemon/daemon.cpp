@@ -1593,8 +1593,14 @@ void Daemon::run() {
                     keep[i] = false;
             if (keep[i] && !c.out.empty() && !write_conn(c))
                 keep[i] = false;
-            if (keep[i] && c.closing && c.out.empty())
+            if (keep[i] && c.closing && c.out.empty()) {
+                // Closing a Unix socket with unread input resets the peer, which could then miss
+                // the answer already sent: read what it sent first.
+                char sink[4096];
+                while (recv(c.fd.get(), sink, sizeof(sink), MSG_DONTWAIT) > 0) {
+                }
                 keep[i] = false;
+            }
             if (!keep[i] || ((re & (POLLHUP | POLLERR)) && c.out.empty() && !(re & POLLIN)))
                 keep[i] = false;
         }

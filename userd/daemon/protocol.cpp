@@ -226,7 +226,15 @@ Client Client::connect(const std::string &path) {
 }
 
 Response Client::call(const std::string &cmd, const json &args, const std::vector<int> &fds) {
-    send_all(fd_.get(), format_request({cmd, args}), fds);
+    std::optional<Error> send_failed;
+    try {
+        send_all(fd_.get(), format_request({cmd, args}), fds);
+    } catch (const Error &e) {
+        // The daemon may have refused us and hung up first: its answer says why.
+        if (e.err() != EPIPE && e.err() != ECONNRESET)
+            throw;
+        send_failed = e;
+    }
     for (;;) {
         auto nl = buf_.find('\n');
         if (nl != std::string::npos) {
@@ -238,6 +246,8 @@ Response Client::call(const std::string &cmd, const json &args, const std::vecto
         ssize_t n = ::read(fd_.get(), tmp, sizeof(tmp));
         if (n < 0 && errno == EINTR)
             continue;
+        if (n <= 0 && send_failed)
+            throw *send_failed;
         if (n < 0)
             throw sys_error("read from oobbpfd", errno);
         if (n == 0)
