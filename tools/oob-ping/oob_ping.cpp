@@ -25,6 +25,7 @@
 #include <cstring>
 #include <iostream>
 #include <thread>
+#include <vector>
 
 using namespace oobbpf;
 using oobbpf::tools::g_stop;
@@ -46,11 +47,18 @@ struct Result {
     uint64_t sent = 0, lost = 0, stale = 0;
 };
 
+// The payload: sequence number, send time, then a fixed pattern (copied, not recomputed).
 void fill(uint8_t *p, size_t size, uint64_t seq, uint64_t t0) {
+    static const std::vector<uint8_t> pattern = [] {
+        std::vector<uint8_t> v(65536);
+        for (size_t i = 0; i < v.size(); i++)
+            v[i] = static_cast<uint8_t>(i);
+        return v;
+    }();
     std::memcpy(p, &seq, 8);
     std::memcpy(p + 8, &t0, 8);
-    for (size_t i = 16; i < size; i++)
-        p[i] = static_cast<uint8_t>(i);
+    if (size > 16)
+        std::memcpy(p + 16, pattern.data() + 16, size - 16);
 }
 
 uint64_t seq_of(const uint8_t *p) {

@@ -181,7 +181,10 @@ int main(int argc, char **argv) {
     app.add_option("--client-cpu", o.client_cpu);
     app.add_option("--server-cpu", o.server_cpu);
     app.add_option("--json", o.json, "write the results here");
-    app.add_option("--cases", o.cases, "which cases to run (a,b,c,d,e)")->delimiter(',');
+    app.add_option("--cases", o.cases,
+                   "which cases to run: a,b,c,d,e; diagnostics f (floor ping -> oob-echo) and g "
+                   "(oob-ping -> floor echo)")
+        ->delimiter(',');
     CLI11_PARSE(app, argc, argv);
 #ifdef OOBBPF_BUILD_DIR
     setenv("OOBBPF_BUILD", OOBBPF_BUILD_DIR, 0);  // where oob-echo, oob-ping and xsk-floor are
@@ -199,6 +202,7 @@ int main(int argc, char **argv) {
     Veth v = make_veth(cns, sns, "10.88.0.1/24", "10.88.0.2/24");
     const std::string C = std::to_string(o.client_cpu), S = std::to_string(o.server_cpu);
     const std::string srv_ip = "10.88.0.2", cli_ip = "10.88.0.1";
+    const std::string mac_s = oob::mac_str(mac_of(sns, v.b));
     const std::string counts =
         " --count " + std::to_string(o.count) + " --warmup " + std::to_string(o.warmup);
     // Neighbours resolved once, before anything is measured.
@@ -283,18 +287,58 @@ int main(int argc, char **argv) {
 
     // (e) the floor: its own XDP program on both ends, raw rings.
     if (o.want("e")) {
-        const std::string mac = oob::mac_str(mac_of(sns, v.b));
         Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b, "--port",
                                "7003", "--cpu", S});
         std::this_thread::sleep_for(std::chrono::milliseconds(800));
         for (size_t size : o.sizes) {
             std::string out =
                 run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
-                                " --port 9003 --to " + srv_ip + " --to-port 7003 --dst-mac " + mac +
-                                " --src " + cli_ip + " --size " + std::to_string(size) + counts +
-                                " --cpu " + C + " -j");
+                                " --port 9003 --to " + srv_ip + " --to-port 7003 --dst-mac " +
+                                mac_s + " --src " + cli_ip + " --size " + std::to_string(size) +
+                                counts + " --cpu " + C + " -j");
             rows.push_back(from_ping_json("e", "bare AF_XDP (xsk-floor)", size, out));
         }
+    }
+
+    // Diagnostics (not run by default): one end on liboob, the other the floor, to tell which
+    // end the difference between (d) and (e) comes from.
+    if (o.want("f")) {
+        const std::string root = make_pin_root();
+        {
+            StagedClassifier scls(root);
+            scls.attach(sns, v.b, 0, 1);
+            scls.divert_udp({7000});
+            Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
+                                   "--pin-root", root, "--wait", "busy", "--cpu", S});
+            wait_registered(scls.xsk_regs_fd(), 0);
+            for (size_t size : o.sizes)
+                rows.push_back(from_ping_json(
+                    "f", "xsk-floor ping -> oob-echo", size,
+                    run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
+                                    " --port 9003 --to " + srv_ip + " --to-port 7000 --dst-mac " +
+                                    mac_s + " --src " + cli_ip + " --size " + std::to_string(size) +
+                                    counts + " --cpu " + C + " -j")));
+        }
+        remove_pin_root(root);
+    }
+    if (o.want("g")) {
+        const std::string root = make_pin_root();
+        {
+            StagedClassifier ccls(root);
+            ccls.attach(cns, v.a, 0, 1);
+            ccls.divert_udp({9000});
+            Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b,
+                                   "--port", "7003", "--cpu", S});
+            std::this_thread::sleep_for(std::chrono::milliseconds(800));
+            for (size_t size : o.sizes)
+                rows.push_back(from_ping_json(
+                    "g", "oob-ping -> xsk-floor echo", size,
+                    run_in(cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a + " --pin-root " +
+                                    root + " --to " + srv_ip +
+                                    " --port 7003 --local-port 9000 --wait busy --size " +
+                                    std::to_string(size) + counts + " --cpu " + C + " -j")));
+        }
+        remove_pin_root(root);
     }
 
     print_rows(rows);
