@@ -169,5 +169,58 @@ TEST(OobEchoTool, WireFramesPassTsharkChecksumValidation) {
     unlink(pcap.c_str());
 }
 
+// oob-ping on the oob path at both ends: the client's classifier diverts the replies (UDP to
+// oob-ping's port) to its socket. And both tools on kernel sockets, the benchmark's baseline.
+TEST(OobPingTool, RoundTripsOverTheOobPathAndKernelSockets) {
+    OOBBPF_REQUIRE_PRIVILEGE();
+    OobTopology t({kPort});
+    const std::string croot = make_pin_root();
+    {
+        StagedClassifier ccls(croot);
+        ccls.attach(t.client, t.veth.a, 0, 1);
+        ccls.divert_udp({9000});
+        Spawn echo(t.oob.name(), echo_args(t));
+        ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo.log();
+        std::string out =
+            t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --dev " + t.veth.a +
+                           " --pin-root " + croot + " --to " + OobTopology::kOobIp +
+                           " --port 7000 --local-port 9000 --size 200 --count 300"
+                           " --warmup 10 --wait sleep -j");
+        auto j = last_json(out);
+        ASSERT_FALSE(j.is_null()) << out;
+        EXPECT_EQ(j["path"], "oob");
+        EXPECT_EQ(j["count"], 300) << out;
+        EXPECT_EQ(j["lost"], 0) << out;
+        EXPECT_GT(j["p50_ns"].get<long>(), 0);
+        EXPECT_LE(j["min_ns"].get<long>(), j["p50_ns"].get<long>());
+        EXPECT_LE(j["p99_ns"].get<long>(), j["max_ns"].get<long>());
+        EXPECT_TRUE(j.contains("rx_classify_to_app_p50_ns")) << "replies carry the client's stamp";
+        EXPECT_EQ(echo.stop(), 0);
+        EXPECT_EQ(last_json(echo.log())["echoed"], 310) << echo.log();
+
+        // The text form with its histogram.
+        Spawn echo2(t.oob.name(), echo_args(t));
+        ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo2.log();
+        out = t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --dev " + t.veth.a +
+                             " --pin-root " + croot + " --to " + OobTopology::kOobIp +
+                             " --port 7000 --count 100 --wait sleep --histogram");
+        EXPECT_NE(out.find("rtt us: min"), std::string::npos) << out;
+        EXPECT_NE(out.find("p99.9"), std::string::npos) << out;
+        EXPECT_NE(out.find("%  #"), std::string::npos) << "a histogram bar\n" << out;
+    }
+    remove_pin_root(croot);
+
+    Spawn kecho(t.oob.name(), {build_path("tools/oob-echo/oob-echo"), "--kernel", "--port", "7001",
+                               "--wait", "sleep", "-j"});
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    std::string out =
+        t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --kernel --to " +
+                       OobTopology::kOobIp + " --port 7001 --count 200 --warmup 5 -j");
+    auto j = last_json(out);
+    EXPECT_EQ(j["path"], "kernel") << out;
+    EXPECT_EQ(j["count"], 200) << out;
+    EXPECT_EQ(j["lost"], 0) << out;
+}
+
 }  // namespace
 }  // namespace oobbpf::test
