@@ -13,6 +13,8 @@ pkgs=(
 	linux-headers-amd64 qemu-system-x86 busybox-static cpio
 	# real peers used by tests
 	iproute2 iputils-ping socat ethtool tcpdump tshark sockperf kmod file
+	# benchmark harness (tools/bench/run-all.sh)
+	jq gnuplot-nox
 )
 
 missing=()
