@@ -172,6 +172,18 @@ TEST(Cli, EveryCommandEndToEnd) {
     }
     EXPECT_GE(lines, 3) << watch.out;
 
+    // The same counters for Prometheus: to a file (atomically) or stdout.
+    const std::string prom = env.dir + "/oobbpf.prom";
+    EXPECT_CLI_OK(env, "stats --prometheus " + prom);
+    std::ifstream pin(prom);
+    std::string ptext((std::istreambuf_iterator<char>(pin)), std::istreambuf_iterator<char>());
+    EXPECT_TRUE(contains(ptext, "oobbpf_frames_total{port=\"" + a + "\",verdict=\"pass\"}"))
+        << ptext;
+    EXPECT_TRUE(contains(ptext, "oobbpf_rule_frames_total{rule_id=\"")) << ptext;
+    Out pout = env.cli("stats --prometheus -");
+    EXPECT_EQ(pout.status, 0);
+    EXPECT_TRUE(contains(pout.out, "# TYPE oobbpf_frames_total counter")) << pout.out;
+
     // xsk show (no socket registered yet).
     EXPECT_TRUE(env.cli_json("xsk show").empty());
 

@@ -7,6 +7,7 @@
 #include "cli.h"
 
 #include "error.h"
+#include "metrics.h"
 #include "rules.h"
 
 #include <CLI/CLI.hpp>
@@ -139,6 +140,34 @@ json specs_for_export(const json &shown) {
 
 int libbpf_quiet(libbpf_print_level, const char *, va_list) {
     return 0;
+}
+
+// The counters of `stats -j` in the Prometheus text format (userd/core/metrics.h).
+std::string prometheus_of(const json &stats) {
+    std::vector<PortCounters> ports;
+    for (const auto &p : stats["ports"]) {
+        PortCounters pc;
+        pc.port_id = p["port_id"];
+        pc.port = p["dev"];
+        for (uint32_t v = 0; v < OOB_VERDICT_MAX; v++)
+            if (p["verdicts"].contains(verdict_label(v))) {
+                pc.stats.verdict_packets[v] = p["verdicts"][verdict_label(v)]["packets"];
+                pc.stats.verdict_bytes[v] = p["verdicts"][verdict_label(v)]["bytes"];
+            }
+        for (uint32_t r = 0; r < OOB_REASON_MAX; r++)
+            pc.stats.reason[r] = p["reasons"].value(reason_label(r), uint64_t{0});
+        ports.push_back(pc);
+    }
+    std::vector<RuleCounters> rules;
+    for (const auto &r : stats["rules"]) {
+        RuleCounters rc;
+        rc.rule_id = r["id"];
+        rc.rule = r["rule"];
+        rc.stats.packets = r["packets"];
+        rc.stats.bytes = r["bytes"];
+        rules.push_back(rc);
+    }
+    return prometheus_text(ports, rules);
 }
 
 }  // namespace
@@ -274,6 +303,10 @@ int main(int argc, char **argv) {
     stats->add_flag("-w,--watch", watch, "refresh until interrupted, with rates");
     stats->add_option("-i,--interval", interval, "seconds between refreshes (default 1)")
         ->check(CLI::Range(0.1, 3600.0));
+    std::string prom_file;
+    stats->add_option("--prometheus", prom_file,
+                      "write the counters in Prometheus text format to FILE (atomically, for "
+                      "node_exporter's textfile collector; - for stdout); with -w, every interval");
     CLI::App *status =
         app.add_subcommand("status", "daemon, kernel features, attach modes, learner, versions");
     CLI::App *xsk = app.add_subcommand("xsk", "oob sockets registered for diverted frames");
@@ -488,7 +521,21 @@ int main(int argc, char **argv) {
         else if (*stats) {
             json rules = rules_now(c);
             json now = read_stats(c.paths, rules);
-            if (!watch) {
+            auto prometheus = [&](const json &j) {
+                if (prom_file == "-")
+                    std::cout << prometheus_of(j) << std::flush;
+                else
+                    write_file_atomic(prom_file, prometheus_of(j));
+            };
+            if (!prom_file.empty()) {
+                for (;;) {
+                    prometheus(now);
+                    if (!watch)
+                        break;
+                    std::this_thread::sleep_for(std::chrono::duration<double>(interval));
+                    now = read_stats(c.paths, rules);
+                }
+            } else if (!watch) {
                 c.emit(now, [&] { print_stats(now, nullptr, 0); });
             } else {
                 const bool tty = isatty(STDOUT_FILENO);
