@@ -193,8 +193,13 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "oob-bench: needs root\n");
         return 77;
     }
-    std::string load = sh("cat /proc/loadavg").out;
-    std::printf("oob-bench: %s CPUs, load %s", sh("nproc").out.c_str(), load.c_str());
+    auto trim = [](std::string x) {
+        while (!x.empty() && (x.back() == '\n' || x.back() == ' '))
+            x.pop_back();
+        return x;
+    };
+    const std::string load = trim(sh("cat /proc/loadavg").out);
+    std::printf("oob-bench: %s CPUs, load %s\n", trim(sh("nproc").out).c_str(), load.c_str());
     std::printf("client on CPU %d, server on CPU %d; %lu round trips (+%lu warm-up) per case\n",
                 o.client_cpu, o.server_cpu, o.count, o.warmup);
 
