@@ -53,6 +53,10 @@ cleanup() {
 	trap - EXIT INT TERM
 	echo "[7/7] cleaning up"
 	for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+	# And whatever else still runs inside the namespaces.
+	for ns in $nsA $nsB; do
+		[ -e /run/netns/$ns ] && ip netns pids $ns 2>/dev/null | xargs -r kill 2>/dev/null || true
+	done
 	wait 2>/dev/null || true
 	if [ -e /run/netns/$nsA ]; then
 		inA "$oobbpfd" --cleanup --purge --pin-root "$pin" --socket "$sock" --state-dir "$state" >/dev/null 2>&1 || true
@@ -79,7 +83,7 @@ for side in A B; do
 done
 
 step 2 "starting oobbpfd in $nsA"
-inA "$oobbpfd" --pin-root "$pin" --socket "$sock" --state-dir "$state" >"$state/oobbpfd.log" 2>&1 &
+nsenter --net=/run/netns/$nsA -- "$oobbpfd" --pin-root "$pin" --socket "$sock" --state-dir "$state" >"$state/oobbpfd.log" 2>&1 &
 pids+=($!)
 for _ in $(seq 100); do [ -S "$sock" ] && break; sleep 0.1; done
 [ -S "$sock" ] || { echo "oobbpfd did not start:"; cat "$state/oobbpfd.log"; exit 1; }
@@ -91,16 +95,16 @@ inA "$oobbpf" rule show
 
 step 4 "echo servers: oob-echo on the oob path (7000), a kernel UDP echo (7001)"
 # Servers on CPU 1, the client on CPU 0 (the same for both paths).
-inA "$echo_bin" --dev $devA --port 7000 --pin-root "$pin" --cpu 1 >"$state/oob-echo.log" 2>&1 &
+nsenter --net=/run/netns/$nsA -- "$echo_bin" --dev $devA --port 7000 --pin-root "$pin" --cpu 1 >"$state/oob-echo.log" 2>&1 &
 pids+=($!)
-inA "$echo_bin" --kernel --port 7001 --cpu 1 >"$state/kernel-echo.log" 2>&1 &
+nsenter --net=/run/netns/$nsA -- "$echo_bin" --kernel --port 7001 --cpu 1 >"$state/kernel-echo.log" 2>&1 &
 pids+=($!)
 sleep 1
 
 step 5 "in-band traffic on the same device while measuring: ping and TCP"
-inA socat -T30 TCP-LISTEN:8080,reuseaddr,fork OPEN:/dev/null >/dev/null 2>&1 &
+nsenter --net=/run/netns/$nsA -- socat -T30 TCP-LISTEN:8080,reuseaddr,fork OPEN:/dev/null >/dev/null 2>&1 &
 pids+=($!)
-inB ping -q -i 0.05 -w 60 $ipA >"$state/ping.log" 2>&1 &
+nsenter --net=/run/netns/$nsB -- ping -q -i 0.05 -w 60 $ipA >"$state/ping.log" 2>&1 &
 ping_pid=$!
 pids+=($ping_pid)
 
