@@ -121,10 +121,14 @@ void write_file_atomic(const std::string &path, const std::string &data) {
     const fs::path p(path);
     const std::string dir = p.parent_path().empty() ? "." : p.parent_path().string();
     std::error_code ec;
-    fs::create_directories(dir, ec);
-    if (ec)
-        throw Error("create " + dir + ": " + ec.message());
-    chmod(dir.c_str(), 0700);
+    // A directory made here is private; one that exists keeps its mode (the socket's directory
+    // must stay reachable for the admitted group).
+    if (!fs::exists(dir, ec)) {
+        fs::create_directories(dir, ec);
+        if (ec)
+            throw Error("create " + dir + ": " + ec.message());
+        chmod(dir.c_str(), 0700);
+    }
 
     const std::string tmp = path + ".tmp." + std::to_string(getpid());
     UniqueFd fd(open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));

@@ -66,7 +66,8 @@ Config load_config(const std::string &path);
 void save_config(const std::string &path, const Config &c);
 
 // Writes data to path atomically and durably: temporary file in the same directory, fsync,
-// rename over path, fsync of the directory. Creates the directory (0700) when missing.
+// rename over path, fsync of the directory. Creates the directory (0700) when missing; an
+// existing one keeps its mode.
 void write_file_atomic(const std::string &path, const std::string &data);
 
 }  // namespace oobbpf::daemon

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "datapath.h"
 
+#include "config.h"
 #include "error.h"
 #include "netlink.h"
 #include "oob_xdp.skel.h"
@@ -19,6 +20,7 @@
 #include <array>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <set>
 
 namespace fs = std::filesystem;
@@ -259,13 +261,101 @@ Datapath::Datapath(const Options &o) : o_(o) {
     mkdir_p(o_.paths.pin_root);
     mkdir_p(o_.paths.links_dir());
     mkdir_p(o_.paths.progs_dir());
-    open_and_load();
-    init_config();
     if (o_.use_dispatcher) {
+        open_and_load(false);
+        init_config();
         adopt_dispatchers();
+        return;
+    }
+    // The classifier pinned by a previous run of this very binary runs on: no second load
+    // (the verifier is most of a restart's time) when the record says it is ours.
+    UniqueFd known = recorded_program();
+    open_and_load(!known);
+    init_config();
+    if (known && uses_our_maps(known.get())) {
+        prog_id_ = prog_info(known.get()).id;
+        prog_ = std::move(known);
+        notes_.push_back("adopted the running classifier (prog id " + std::to_string(prog_id_) +
+                         "), not reloaded");
     } else {
+        if (known) {  // our program over other maps: load one after all
+            oob_xdp__destroy(skel_);
+            skel_ = nullptr;
+            open_and_load(true);
+        }
         adopt_program();
-        adopt_links();
+    }
+    record_program();
+    adopt_links();
+}
+
+namespace {
+
+// FNV-1a over the embedded object: tells this binary's classifier from another build's.
+std::string embedded_hash() {
+    size_t n = 0;
+    auto *p = static_cast<const unsigned char *>(oob_xdp__elf_bytes(&n));
+    uint64_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ p[i]) * 1099511628211ULL;
+    char buf[17];
+    snprintf(buf, sizeof(buf), "%016llx", static_cast<unsigned long long>(h));
+    return buf;
+}
+
+}  // namespace
+
+// The record lives beside the socket, in /run: it is as volatile as the pins it describes.
+std::string Datapath::record_path(const Paths &p) {
+    return p.socket + ".prog";
+}
+
+UniqueFd Datapath::recorded_program() const {
+    nlohmann::json rec;
+    try {
+        std::ifstream in(record_path(o_.paths));
+        if (!in)
+            return UniqueFd();
+        rec = nlohmann::json::parse(in);
+    } catch (const std::exception &) {
+        return UniqueFd();
+    }
+    if (rec.value("elf", std::string()) != embedded_hash() ||
+        rec.value("pin_root", std::string()) != o_.paths.pin_root)
+        return UniqueFd();
+    const std::string pin = o_.paths.progs_dir() + "/" + kProgName;
+    UniqueFd fd(bpf_obj_get(pin.c_str()));
+    if (!fd)
+        return UniqueFd();
+    try {
+        if (prog_info(fd.get()).id != rec.value("prog_id", 0u))
+            return UniqueFd();
+    } catch (const Error &) {
+        return UniqueFd();
+    }
+    return fd;
+}
+
+bool Datapath::uses_our_maps(int prog_fd) const {
+    std::vector<uint32_t> ids;
+    prog_info(prog_fd, &ids);
+    std::set<uint32_t> ours;
+    for (const auto &m : maps_of(skel_))
+        ours.insert(map_id(bpf_map__fd(m.map)));
+    return !ids.empty() &&
+           std::all_of(ids.begin(), ids.end(), [&](uint32_t id) { return ours.count(id) > 0; });
+}
+
+void Datapath::record_program() {
+    try {
+        write_file_atomic(record_path(o_.paths), nlohmann::json{{"elf", embedded_hash()},
+                                                                {"prog_id", prog_id_},
+                                                                {"pin_root", o_.paths.pin_root}}
+                                                         .dump() +
+                                                     "\n");
+    } catch (const Error &e) {
+        notes_.push_back(std::string("no record of the classifier (next start reloads it): ") +
+                         e.what());
     }
 }
 
@@ -277,7 +367,7 @@ Datapath::~Datapath() {
         oob_xdp__destroy(skel_);
 }
 
-void Datapath::open_and_load() {
+void Datapath::open_and_load(bool load_program) {
     skel_ = oob_xdp__open();
     if (!skel_)
         throw sys_error("open the oob_xdp skeleton", errno);
@@ -289,7 +379,7 @@ void Datapath::open_and_load() {
     reuse_pinned_maps();
     // With the dispatcher, libxdp loads the program itself (it must retype it as an extension
     // before loading); this object then only creates and pins the shared maps.
-    if (o_.use_dispatcher)
+    if (!load_program)
         bpf_program__set_autoload(skel_->progs.oob_xdp, false);
     if (int err = oob_xdp__load(skel_); err < 0)
         throw sys_error("load the oob_xdp classifier (run with -v for the verifier log)", err);
@@ -685,6 +775,7 @@ std::vector<std::string> Datapath::cleanup(const Paths &paths) {
         }
     }
 
+    unlink(record_path(paths).c_str());
     const std::string prog_pin = paths.progs_dir() + "/" + kProgName;
     if (unlink(prog_pin.c_str()) == 0)
         done.push_back("removed " + prog_pin);

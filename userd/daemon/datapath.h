@@ -7,6 +7,9 @@
 //          selectors                 the classifier's maps
 //   <root>/progs/oob_xdp             the running classifier
 //   <root>/links/<ifname>            one XDP bpf_link per diverting device
+// and, beside the control socket, <socket>.prog: which build's classifier is pinned (a hash of the
+// embedded object and its prog id), so that a restart of the same build adopts it without loading
+// it again.
 //
 // Attachments outlive the daemon on purpose: diversion is what the oob applications rely on, and
 // a daemon restart (upgrade, crash, config reload) must not send their flows in-band for a
@@ -113,7 +116,11 @@ class Datapath {
     static std::vector<std::string> cleanup(const Paths &p);
 
   private:
-    void open_and_load();
+    void open_and_load(bool load_program);
+    UniqueFd recorded_program() const;
+    bool uses_our_maps(int prog_fd) const;
+    void record_program();
+    static std::string record_path(const Paths &p);
     void reuse_pinned_maps();
     void init_config();
     void adopt_program();
