@@ -42,7 +42,7 @@
 #endif
 
 /* ABI version: bumped whenever a layout below changes. Selectors and the kmod check it. */
-#define OOB_ABI_VERSION 1
+#define OOB_ABI_VERSION 2
 #define OOB_CONFIG_MAGIC 0x00bbbf01U
 
 /* ---- limits ------------------------------------------------------------------------------ */
@@ -201,14 +201,22 @@ OOB_ASSERT_SIZE(oob_rule_val, 16);
  * The masks of one generation, in the order they are searched. best_prio[i] is the best
  * (lowest) priority of any rule under mask i; the search is sorted by it and stops as soon as no
  * remaining mask can beat the match in hand.
+ *
+ * head_mask[i] and head_val[i] are a pre-check on the key's first 16 bytes (ifindex up to dport,
+ * read as two __u64 in host order): every entry of mask i agrees with head_val[i] on the bits of
+ * head_mask[i], so a frame whose head differs there cannot match under mask i and the search
+ * skips it without a hash lookup. All zero (a hand-made image) means "always search".
  */
 struct oob_rule_masks {
 	__u32 count;
 	__u32 pad;
 	__u32 best_prio[OOB_MAX_MASKS];
 	struct oob_rule_key mask[OOB_MAX_MASKS];
+	__u64 head_mask[OOB_MAX_MASKS][2];
+	__u64 head_val[OOB_MAX_MASKS][2];
 };
-OOB_ASSERT_SIZE(oob_rule_masks, 8 + OOB_MAX_MASKS * 4 + OOB_MAX_MASKS * 48);
+OOB_ASSERT_SIZE(oob_rule_masks,
+		8 + OOB_MAX_MASKS * 4 + OOB_MAX_MASKS * 48 + 2 * OOB_MAX_MASKS * 16);
 
 /* Per-rule counters (per-CPU array indexed by rule id). */
 struct oob_rule_stats {

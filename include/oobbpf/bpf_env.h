@@ -165,6 +165,8 @@ OOB_INLINE const struct oob_rule_val *oob_env_rule(void *env, const struct oob_r
 	return bpf_map_lookup_elem(&oob_rules, k);
 }
 
+/* The rule search as a BPF global function (classify.h): verified once, not per parse path. */
+#define OOB_RULE_SEARCH_GLOBAL
 #include <oobbpf/classify.h>
 
 OOB_INLINE struct oob_last *oob_last_get(void)

@@ -71,36 +71,72 @@ OOB_INLINE void oob_rule_key_mask(struct oob_rule_key *out, const struct oob_rul
 }
 
 /*
+ * What the rule search found: 0 for no match, else OOB_RULE_HIT | action << 32 | rule_id. A
+ * scalar, not a pointer into a map or an out-parameter: in BPF the search is a global function,
+ * which may only return a scalar, and whose writes to the caller's stack the verifier of older
+ * kernels does not track.
+ */
+#define OOB_RULE_HIT (1ULL << 63)
+#define OOB_RULE_HIT_ID(h) ((__u32)(h))
+#define OOB_RULE_HIT_ACTION(h) ((__u32)((h) >> 32) & 0x7fffffffU)
+
+/*
  * Tuple-space search: one hash lookup per distinct mask, masks sorted by the best priority they
  * hold, stopping when no remaining mask can beat the match in hand. The cost depends on the
- * number of masks (at most OOB_MAX_MASKS), not on the number of rules. The generation is read
- * once, so a frame is judged by one rule set only.
+ * number of masks (at most OOB_MAX_MASKS), not on the number of rules. A mask whose entries all
+ * disagree with the frame on the key's first 16 bytes (head_mask/head_val) is skipped without a
+ * lookup. The generation is read once, so a frame is judged by one rule set only.
  */
-OOB_INLINE const struct oob_rule_val *oob_rules_match(OOB_ENV env, const struct oob_rule_key *k)
+OOB_INLINE __u64 oob_rules_search_in(OOB_ENV env, const struct oob_rule_key *k)
 {
 	const struct oob_config *cfg = oob_env_config(env);
 	const struct oob_rule_masks *m;
-	const struct oob_rule_val *best = 0, *v;
+	const struct oob_rule_val *v;
 	struct oob_rule_key mk;
-	__u32 gen, best_prio = 0xffffffffU, i;
+	__u64 head[2], hit = 0;
+	__u32 gen, best_prio = 0xffffffffU, i, a;
 
 	gen = cfg ? (cfg->rule_gen & 1) : 0;
 	m = oob_env_masks(env, gen);
 	if (!m)
 		return 0;
+	/* No type punning (C++), no wide access at an alignment the key does not promise. */
+	__builtin_memcpy(head, k, sizeof(head));
 	for (i = 0; i < OOB_MAX_MASKS; i++) {
 		if (i >= m->count || m->best_prio[i] >= best_prio)
 			break;
+		if ((head[0] & m->head_mask[i][0]) != m->head_val[i][0] ||
+		    (head[1] & m->head_mask[i][1]) != m->head_val[i][1])
+			continue;
 		oob_rule_key_mask(&mk, k, &m->mask[i]);
 		mk.tuple = (__u8)(gen * OOB_MAX_MASKS + i);
 		v = oob_env_rule(env, &mk);
 		if (v && v->prio < best_prio) {
-			best = v;
 			best_prio = v->prio;
+			/* An action past the verdicts is passed (oob_settle) either way. */
+			a = v->action < OOB_VERDICT_MAX ? v->action : OOB_VERDICT_MAX;
+			hit = OOB_RULE_HIT | ((__u64)a << 32) | v->rule_id;
 		}
 	}
-	return best;
+	return hit;
 }
+
+#ifdef OOB_RULE_SEARCH_GLOBAL
+/*
+ * BPF: a global function, verified once on its own instead of once per parse path that reaches
+ * it (the environment is the maps, so it takes no env). Its pointer argument may be NULL as far
+ * as the verifier knows.
+ */
+__attribute__((noinline)) __u64 oob_rules_search(const struct oob_rule_key *k)
+{
+	if (!k)
+		return 0;
+	return oob_rules_search_in(0, k);
+}
+#define OOB_RULES_SEARCH(env, k) oob_rules_search(k)
+#else
+#define OOB_RULES_SEARCH(env, k) oob_rules_search_in(env, k)
+#endif
 
 OOB_INLINE void oob_judge_default(const struct oob_pkt *pkt, struct oob_result *res)
 {
@@ -117,8 +153,8 @@ OOB_INLINE void oob_judge(OOB_ENV env, OOB_CTX ctx, __u32 ifindex, struct oob_pk
 			  struct oob_result *res)
 {
 	const struct oob_dev *dev;
-	const struct oob_rule_val *rule;
 	struct oob_rule_key key;
+	__u64 hit;
 	__u32 r, member = 0;
 
 	res->verdict = OOB_PASS;
@@ -191,11 +227,11 @@ OOB_INLINE void oob_judge(OOB_ENV env, OOB_CTX ctx, __u32 ifindex, struct oob_pk
 	}
 
 	oob_rule_key_of(pkt, ifindex, &key);
-	rule = oob_rules_match(env, &key);
-	if (rule) {
-		res->verdict = rule->action;
+	hit = OOB_RULES_SEARCH(env, &key);
+	if (hit) {
+		res->verdict = OOB_RULE_HIT_ACTION(hit);
 		res->reason = OOB_R_RULE;
-		res->rule_id = rule->rule_id;
+		res->rule_id = OOB_RULE_HIT_ID(hit);
 		return;
 	}
 

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstddef>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -1319,6 +1320,51 @@ void validate(const std::vector<Rule> &rs, const Resolver &resolve) {
     expand_all(rs, &resolve);
 }
 
+namespace {
+
+// The key's first 16 bytes (ifindex to dport) as the search reads them: two words in host order,
+// the tuple byte cleared.
+void head_of(const oob_rule_key &k, __u64 out[2]) {
+    oob_rule_key c = k;
+    c.tuple = 0;
+    static_assert(offsetof(oob_rule_key, src) == 16, "the head is the key up to src");
+    std::memcpy(out, &c, 16);
+}
+
+// The search's pre-check: per mask, the head bits (within the mask) on which all its entries
+// agree, and their values. A frame that differs on one of them cannot match under that mask.
+// A mask without entries gets a check no frame passes (its tuple bits: a frame's key has none).
+void set_heads(RuleSetImage &img) {
+    bool seen[OOB_MAX_MASKS] = {};
+    for (uint32_t i = 0; i < img.masks.count; i++)
+        head_of(img.masks.mask[i], img.masks.head_mask[i]);
+    for (const auto &[k, v] : img.entries) {
+        const uint32_t t = k.tuple % OOB_MAX_MASKS;
+        __u64 h[2];
+        head_of(k, h);
+        for (int w = 0; w < 2; w++) {
+            if (seen[t])
+                img.masks.head_mask[t][w] &= ~(h[w] ^ img.masks.head_val[t][w]);
+            else
+                img.masks.head_val[t][w] = h[w];
+        }
+        seen[t] = true;
+    }
+    for (uint32_t i = 0; i < img.masks.count; i++) {
+        if (!seen[i]) {
+            oob_rule_key tuple_only{};
+            tuple_only.tuple = 0xff;
+            std::memcpy(img.masks.head_mask[i], &tuple_only, 16);
+            std::memcpy(img.masks.head_val[i], &tuple_only, 16);
+            continue;
+        }
+        for (int w = 0; w < 2; w++)
+            img.masks.head_val[i][w] &= img.masks.head_mask[i][w];
+    }
+}
+
+}  // namespace
+
 RuleSetImage compile(const std::vector<Rule> &rs, const Resolver &resolve, CompileInfo *info,
                      const CompileOptions &opts) {
     check_set(rs);
@@ -1432,6 +1478,7 @@ RuleSetImage compile(const std::vector<Rule> &rs, const Resolver &resolve, Compi
         k.tuple = static_cast<uint8_t>(slot[k.tuple]);
         img.entries.push_back({k, v});
     }
+    set_heads(img);
     std::sort(img.entries.begin(), img.entries.end(), [](const auto &a, const auto &b) {
         return std::memcmp(&a.first, &b.first, sizeof(a.first)) < 0;
     });
