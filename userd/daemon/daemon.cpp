@@ -99,6 +99,29 @@ std::vector<rules::Rule> rules_of(const json &j) {
     return rules::list_from_json(j);
 }
 
+// Where a rule's `dev` receives its frames: the lower device and VID of a VLAN device.
+rules::Resolver port_resolver(const std::vector<Link> &links) {
+    return [links](const std::string &dev) -> std::optional<rules::PortRef> {
+        auto l = find_link(links, dev);
+        if (!l)
+            return std::nullopt;
+        if (l->is_vlan())
+            return rules::PortRef{l->lower, l->vlan_id};
+        return rules::PortRef{l->ifindex, 0};
+    };
+}
+
+// The whole set on its own, then, with devices resolved, the rules whose devices are present
+// (`dev eth0.42` and `dev eth0 vlan 42` are one port; a vlan contradicting its device is wrong).
+void validate_rules(const std::vector<rules::Rule> &all, const std::vector<Link> &links) {
+    rules::validate(all);
+    std::vector<rules::Rule> present;
+    for (const auto &r : all)
+        if (!r.dev || find_link(links, *r.dev))
+            present.push_back(r);
+    rules::validate(present, port_resolver(links));
+}
+
 }  // namespace
 
 struct Daemon::Conn {
@@ -459,15 +482,7 @@ void Daemon::install_rule_set(const std::vector<Link> &links, std::vector<std::s
         rule_status_.push_back({{"id", r.id}, {"state", "active"}});
         active.push_back(r);
     }
-    auto resolve = [&](const std::string &dev) -> std::optional<rules::PortRef> {
-        auto l = find_link(links, dev);
-        if (!l)
-            return std::nullopt;
-        if (l->is_vlan())
-            return rules::PortRef{l->lower, l->vlan_id};
-        return rules::PortRef{l->ifindex, 0};
-    };
-    RuleSetImage img = rules::compile(active, resolve);
+    RuleSetImage img = rules::compile(active, port_resolver(links));
     // The same set already active (a restarted daemon, a device event that changed nothing for
     // the rules) stays as it is: no generation flip, the maps stay byte for byte.
     if (!same_as_active(img))
@@ -1057,7 +1072,7 @@ json Daemon::cmd_rule_add(const Args &a, std::vector<std::string> &w) {
     if (!r.id)
         r.id = alloc_rule_id();
     all.push_back(r);
-    rules::validate(all);
+    validate_rules(all, dump_links());
     Config next = cfg_;
     next.rules = rules::to_json(all);
     commit(std::move(next), "", {}, true, w);
@@ -1153,7 +1168,7 @@ json Daemon::cmd_rule_replace(const Args &a, std::vector<std::string> &w) {
         r.id = next_id;
         ids.insert(next_id);
     }
-    rules::validate(all);
+    validate_rules(all, dump_links());
     Config next = cfg_;
     next.rules = rules::to_json(all);
     commit(std::move(next), "", {}, true, w);
