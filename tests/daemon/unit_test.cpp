@@ -113,6 +113,17 @@ TEST(Protocol, ResponsesRoundTrip) {
     back = parse_response(format_response(bad));
     EXPECT_FALSE(back.ok);
     EXPECT_EQ(back.error, bad.error);
+    EXPECT_TRUE(back.details.empty());
+    EXPECT_FALSE(json::parse(format_response(bad)).contains("details"));
+
+    // A verifier log travels as details, on one line of the protocol all the same.
+    Response verifier;
+    verifier.error = "sel.o: the verifier rejected sel_udp_range: R1 invalid mem access";
+    verifier.details = "0: (61) r2 = *(u32 *)(r1 +4)\n1: (b7) r0 = 0\nR1 invalid mem access\n";
+    line = format_response(verifier);
+    EXPECT_EQ(line.find('\n'), line.size() - 1);
+    back = parse_response(line);
+    EXPECT_EQ(back.details, verifier.details);
     EXPECT_EQ(json::parse(format_response(bad))["v"], kProtocolVersion);
 }
 

@@ -578,6 +578,10 @@ int main(int argc, char **argv) {
         std::string msg = e.what();
         auto nl = msg.find('\n');
         std::cerr << "oobbpf: " << (nl == std::string::npos ? msg : msg.substr(0, nl)) << "\n";
+        // The long story (a verifier log) only when asked for.
+        if (auto *re = dynamic_cast<const daemon::RemoteError *>(&e);
+            re && c.verbose && !re->details().empty())
+            std::cerr << re->details() << (re->details().back() == '\n' ? "" : "\n");
         return 1;
     }
 }

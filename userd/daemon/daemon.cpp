@@ -428,7 +428,12 @@ void Daemon::apply(const std::set<std::string> &force, bool rules_changed,
             try {
                 if (!selectors_->show(name)) {
                     std::string details;
-                    selectors_->load(name, s.file, s.section, &details);
+                    try {
+                        selectors_->load(name, s.file, s.section, &details);
+                    } catch (const Error &) {
+                        details_ = details;  // the verifier's whole log, for `-v`
+                        throw;
+                    }
                 }
             } catch (const Error &e) {
                 problems_[name] = e.what();
@@ -694,6 +699,7 @@ void Daemon::notify_learner() {
 
 Response Daemon::handle(const Request &req, const Peer &peer, std::vector<UniqueFd> &fds) {
     Response r;
+    details_.clear();
     try {
         Args a(req.args);
         const std::string &c = req.cmd;
@@ -751,6 +757,7 @@ Response Daemon::handle(const Request &req, const Peer &peer, std::vector<Unique
         auto nl = msg.find('\n');
         r = Response{};
         r.error = nl == std::string::npos ? msg : msg.substr(0, nl);
+        r.details = details_;
     }
     return r;
 }
@@ -1195,7 +1202,13 @@ json Daemon::cmd_load(const Args &a, std::vector<std::string> &w) {
     if (replacing) {
         // Same device, new object: load it now (atomic replacement), then record it.
         std::string details;
-        json res = selectors_->load(dev, file, section, &details);
+        json res;
+        try {
+            res = selectors_->load(dev, file, section, &details);
+        } catch (const Error &) {
+            details_ = details;
+            throw;
+        }
         cfg_.selectors[dev] = SelectorConf{file, section};
         save();
         return res;

@@ -134,6 +134,7 @@ class Daemon {
     bool xsk_diag_ = true;                     // sock_diag answers for AF_XDP
     std::vector<PortInfo> last_ports_;
     nlohmann::json last_rule_info_;
+    std::string details_;  // of the request being answered, when it fails (a verifier log)
 
     UniqueFd lock_;
     UniqueFd listen_;

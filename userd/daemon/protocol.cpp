@@ -85,6 +85,8 @@ std::string format_response(const Response &r) {
             j["warnings"] = r.warnings;
     } else {
         j["error"] = r.error;
+        if (!r.details.empty())
+            j["details"] = r.details;
     }
     // Invalid UTF-8 (a device name or file name from a request) is replaced, never fatal.
     return j.dump(-1, ' ', false, json::error_handler_t::replace) + "\n";
@@ -108,6 +110,8 @@ Response parse_response(std::string_view line) {
     } else {
         r.error = j.contains("error") && j["error"].is_string() ? j["error"].get<std::string>()
                                                                 : "oobbpfd failed";
+        if (j.contains("details") && j["details"].is_string())
+            r.details = j["details"].get<std::string>();
     }
     return r;
 }
@@ -262,7 +266,7 @@ json Client::call_ok(const std::string &cmd, const json &args, std::vector<std::
                      const std::vector<int> &fds) {
     Response r = call(cmd, args, fds);
     if (!r.ok)
-        throw Error(r.error);
+        throw RemoteError(r.error, r.details);
     if (warnings)
         *warnings = r.warnings;
     return r.result;

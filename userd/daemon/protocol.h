@@ -4,7 +4,8 @@
 // A Unix stream socket; one JSON object per line each way, one response per request, in order.
 //   request   {"v":1,"cmd":"port.add","args":{"dev":"eth0"}}
 //   success   {"v":1,"ok":true,"result":...,"warnings":["..."]}      (warnings optional)
-//   failure   {"v":1,"ok":false,"error":"one clear line"}
+//   failure   {"v":1,"ok":false,"error":"one clear line","details":"..."}  (details optional:
+//             e.g. a verifier log, which the CLI shows with -v)
 // A request may carry file descriptors (SCM_RIGHTS) with its bytes: xsk.register hands over the
 // AF_XDP socket that way. Unknown members of args are refused (a typo must not pass silently).
 #pragma once
@@ -41,7 +42,19 @@ struct Response {
     bool ok = false;
     nlohmann::json result;  // null when there is none
     std::string error;
+    std::string details;  // failures only, may be empty
     std::vector<std::string> warnings;
+};
+
+// A failure reported by oobbpfd (Client::call_ok), with its details.
+class RemoteError : public Error {
+  public:
+    RemoteError(const std::string &msg, std::string details)
+        : Error(msg), details_(std::move(details)) {}
+    const std::string &details() const { return details_; }
+
+  private:
+    std::string details_;
 };
 
 std::string format_response(const Response &r);
@@ -74,7 +87,7 @@ class Client {
     // Sends a request (with fds, if any) and returns the response; transport failures throw.
     Response call(const std::string &cmd, const nlohmann::json &args = nlohmann::json::object(),
                   const std::vector<int> &fds = {});
-    // As call(), but a failed response throws oobbpf::Error with its message.
+    // As call(), but a failed response throws RemoteError with its message.
     nlohmann::json call_ok(const std::string &cmd,
                            const nlohmann::json &args = nlohmann::json::object(),
                            std::vector<std::string> *warnings = nullptr,
