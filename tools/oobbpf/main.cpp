@@ -18,6 +18,7 @@
 #include <chrono>
 #include <cstdarg>
 #include <fstream>
+#include <cstring>
 #include <iostream>
 #include <sstream>
 #include <thread>
@@ -312,6 +313,13 @@ int main(int argc, char **argv) {
     CLI::App *xsk = app.add_subcommand("xsk", "oob sockets registered for diverted frames");
     CLI::App *xsk_show = xsk->add_subcommand("show", "list registered AF_XDP sockets");
 
+    // ---- demo ----
+    CLI::App *demo = app.add_subcommand(
+        "demo", "two namespaces, an oob port, oob and kernel echo side by side; removes all after");
+    int demo_count = 20000, demo_size = 64;
+    demo->add_option("--count", demo_count, "round trips per path")->check(CLI::Range(1, 10000000));
+    demo->add_option("--size", demo_size, "UDP payload bytes")->check(CLI::Range(16, 1472));
+
     if (argc == 1) {
         std::cout << app.help();
         return 0;
@@ -334,6 +342,15 @@ int main(int argc, char **argv) {
     if (app.get_subcommands().empty()) {
         std::cerr << "oobbpf: an OBJECT is required (see --help)\n";
         return 2;
+    }
+    if (*demo) {
+        // The demo is a script beside the sources; it drives this build's binaries.
+        const std::string count = std::to_string(demo_count), size = std::to_string(demo_size);
+        execl(OOBBPF_DEMO_SCRIPT, OOBBPF_DEMO_SCRIPT, "--build", OOBBPF_BUILD_TREE, "--count",
+              count.c_str(), "--size", size.c_str(), static_cast<char *>(nullptr));
+        std::cerr << "oobbpf: cannot run the demo " << OOBBPF_DEMO_SCRIPT << ": "
+                  << std::strerror(errno) << "\n";
+        return 1;
     }
     // An object without its command: say which commands it has (iproute2 says the same).
     for (CLI::App *obj : {port, divert, vlan, rule, route, neigh, xsk}) {
