@@ -5,6 +5,7 @@
 // (read from the per-CPU last-verdict record: DIVERT without a socket and PASS look alike as XDP
 // actions), then the per-port and per-rule counters of both against what the table implies.
 #include "bpf_tables.h"
+#include "datapath.h"
 #include "netns.h"
 #include "packet.h"
 #include "soft.h"
@@ -17,13 +18,10 @@
 #include <gtest/gtest.h>
 #include <linux/if_link.h>
 #include <sched.h>
-#include <sys/mman.h>
-#include <xdp/xsk.h>
 
 #include <map>
 #include <memory>
 
-#include "oob_xdp.skel.h"
 
 using namespace oobbpf;
 using namespace oobbpf::test;
@@ -35,29 +33,6 @@ constexpr int kXdpDrop = 1, kXdpPass = 2, kXdpRedirect = 4;
 int expected_xdp_action(uint32_t verdict) {
     return verdict == OOB_DIVERT ? kXdpRedirect : verdict == OOB_DROP ? kXdpDrop : kXdpPass;
 }
-
-struct SkelDeleter {
-    void operator()(oob_xdp *s) const { oob_xdp__destroy(s); }
-};
-
-// An AF_XDP socket bound to queue 0 of a device, for the XSKMAP (copy mode, no program of
-// libxdp's own: the classifier is ours).
-struct Xsk {
-    void *area = nullptr;
-    size_t size = 0;
-    xsk_umem *umem = nullptr;
-    xsk_socket *sock = nullptr;
-    xsk_ring_prod fill{}, tx{};
-    xsk_ring_cons comp{}, rx{};
-    ~Xsk() {
-        if (sock)
-            xsk_socket__delete(sock);
-        if (umem)
-            xsk_umem__delete(umem);
-        if (area)
-            munmap(area, size);
-    }
-};
 
 class ClassifierFixture : public ::testing::Test {
 protected:
@@ -102,47 +77,14 @@ protected:
         CPU_SET(0, &set);
         ASSERT_EQ(sched_setaffinity(0, sizeof(set), &set), 0);
 
-        skel_.reset(oob_xdp__open_and_load());
-        ASSERT_TRUE(skel_) << "loading the classifier failed";
-        auto *m = &skel_->maps;
-        fds_.config = bpf_map__fd(m->oob_config);
-        fds_.devs = bpf_map__fd(m->oob_devs);
-        fds_.ports = bpf_map__fd(m->oob_ports);
-        fds_.vlans = bpf_map__fd(m->oob_vlans);
-        fds_.rules = bpf_map__fd(m->oob_rules);
-        fds_.rule_masks = bpf_map__fd(m->oob_rule_masks);
-        fds_.rule_stats = bpf_map__fd(m->oob_rule_stats);
-        fds_.port_stats = bpf_map__fd(m->oob_port_stats);
-        fds_.last = bpf_map__fd(m->oob_last);
-        fds_.xsks = bpf_map__fd(m->oob_xsks);
-        bpf_ = std::make_unique<BpfTables>(fds_);
-        configure(*bpf_);
-        configure(soft_);
-        open_xsk();
-    }
-
-    void configure(Tables &t) { configure_fixture(t, ifindex_); }
-
-    void open_xsk() {
-        xsk_.size = 4096 * 64;
-        xsk_.area = mmap(nullptr, xsk_.size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS,
-                         -1, 0);
-        ASSERT_NE(xsk_.area, MAP_FAILED);
-        ASSERT_EQ(xsk_umem__create(&xsk_.umem, xsk_.area, xsk_.size, &xsk_.fill, &xsk_.comp,
-                                   nullptr),
-                  0);
-        xsk_socket_config cfg{};
-        cfg.rx_size = XSK_RING_CONS__DEFAULT_NUM_DESCS;
-        cfg.tx_size = XSK_RING_PROD__DEFAULT_NUM_DESCS;
-        cfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
-        cfg.bind_flags = XDP_COPY;
-        ASSERT_EQ(xsk_socket__create(&xsk_.sock, devs_[0].c_str(), 0, xsk_.umem, &xsk_.rx, &xsk_.tx,
-                                     &cfg),
-                  0);
-        uint32_t slot = 0 * OOB_MAX_QUEUES + 0;
-        int sfd = xsk_socket__fd(xsk_.sock);
-        ASSERT_EQ(bpf_map_update_elem(fds_.xsks, &slot, &sfd, BPF_ANY), 0);
-        soft_.set_xsk(slot, true);
+        dp_ = std::make_unique<Datapath>();
+        configure_fixture(dp_->tables(), ifindex_);
+        configure_fixture(soft_, ifindex_);
+        // A real AF_XDP socket on A's queue 0, so DIVERT there is a real redirect.
+        xsk_ = std::make_unique<XskSocket>(devs_[0], 0);
+        xsk_->register_in(dp_->fds(), 0);
+        soft_.set_xsk(0 * OOB_MAX_QUEUES + 0, true);
+        bpf_ = &dp_->tables();
     }
 
     // One frame through BPF_PROG_TEST_RUN; returns the XDP action, fills the last record.
@@ -154,7 +96,7 @@ protected:
         LIBBPF_OPTS(bpf_test_run_opts, opts, .data_in = c.frame.data(),
                     .data_size_in = static_cast<uint32_t>(c.frame.size()), .ctx_in = &ctx,
                     .ctx_size_in = sizeof(ctx));
-        int rc = bpf_prog_test_run_opts(bpf_program__fd(skel_->progs.oob_xdp), &opts);
+        int rc = bpf_prog_test_run_opts(dp_->prog_fd(), &opts);
         EXPECT_EQ(rc, 0) << c.what << ": test run failed: " << strerror(errno);
         last = bpf_->last(0);
         return static_cast<int>(opts.retval);
@@ -164,11 +106,10 @@ protected:
     static inline int home_ = -1;
     static inline std::vector<std::string> devs_;
     static inline uint32_t ifindex_[3] = {};
-    std::unique_ptr<oob_xdp, SkelDeleter> skel_;
-    MapFds fds_;
-    std::unique_ptr<BpfTables> bpf_;
+    std::unique_ptr<Datapath> dp_;
+    BpfTables *bpf_ = nullptr;
     SoftTables soft_;
-    Xsk xsk_;
+    std::unique_ptr<XskSocket> xsk_;
 };
 
 TEST_F(ClassifierFixture, TableHasEnoughUnusualFrames) {
