@@ -36,20 +36,6 @@ using daemon::Paths;
 
 namespace {
 
-template <class K, class V>
-std::vector<std::pair<K, V>> dump(int fd) {
-    std::vector<std::pair<K, V>> out;
-    K k{}, next{};
-    const void *prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        V v{};
-        if (bpf_map_lookup_elem(fd, &next, &v) == 0)
-            out.emplace_back(next, v);
-        k = next;
-        prev = &k;
-    }
-    return out;
-}
 
 std::string flags_text(uint32_t f) {
     std::string s;
@@ -122,7 +108,7 @@ std::string ifname(uint32_t ifindex) {
 json direct_ports(const Paths &p) {
     daemon::PinnedMaps pm(p.pin_root);
     json out = json::array();
-    for (auto &[k, v] : dump<oob_port_key, oob_port>(pm.fds().ports)) {
+    for (auto &[k, v] : dump_map<oob_port_key, oob_port>(pm.fds().ports)) {
         json e = {{"dev", ifname(v.ifindex)},
                   {"port_id", v.port_id},
                   {"ifindex", v.ifindex},
@@ -141,7 +127,7 @@ json direct_ports(const Paths &p) {
 json direct_divert(const Paths &p) {
     daemon::PinnedMaps pm(p.pin_root);
     json out = json::array();
-    for (auto &[ifindex, d] : dump<uint32_t, oob_dev>(pm.fds().devs)) {
+    for (auto &[ifindex, d] : dump_map<uint32_t, oob_dev>(pm.fds().devs)) {
         json e = {{"dev", ifname(ifindex)},
                   {"ifindex", ifindex},
                   {"slot", d.slot},
@@ -162,7 +148,7 @@ json direct_divert(const Paths &p) {
 json direct_vlans(const Paths &p) {
     daemon::PinnedMaps pm(p.pin_root);
     json out = json::array();
-    for (auto &[k, v] : dump<oob_vlan_key, oob_vlan>(pm.fds().vlans))
+    for (auto &[k, v] : dump_map<oob_vlan_key, oob_vlan>(pm.fds().vlans))
         out.push_back({{"vid", k.vid},
                        {"dev", k.ifindex ? json(ifname(k.ifindex)) : json()},
                        {"port_id", v.port_id},
@@ -195,7 +181,7 @@ json direct_rules(const Paths &p) {
 json direct_xsks(const Paths &p) {
     daemon::PinnedMaps pm(p.pin_root);
     json out = json::array();
-    for (auto &[idx, reg] : dump<uint32_t, oob_xsk_reg>(pm.fds().xsk_regs))
+    for (auto &[idx, reg] : dump_map<uint32_t, oob_xsk_reg>(pm.fds().xsk_regs))
         out.push_back({{"index", idx},
                        {"dev", ifname(reg.ifindex)},
                        {"ifindex", reg.ifindex},
@@ -235,10 +221,10 @@ json read_stats(const Paths &p, const json &rules) {
     BpfTables t(pm.fds());
     // Port id -> what it is: ports, VLAN set memberships, and 0 for frames of no port.
     std::map<uint32_t, json> names;
-    for (auto &[k, v] : dump<oob_port_key, oob_port>(pm.fds().ports))
+    for (auto &[k, v] : dump_map<oob_port_key, oob_port>(pm.fds().ports))
         names[v.port_id] = {{"dev", ifname(v.ifindex)},
                             {"kind", (v.flags & OOB_PORT_VLAN) ? "vlan" : "device"}};
-    for (auto &[k, v] : dump<oob_vlan_key, oob_vlan>(pm.fds().vlans))
+    for (auto &[k, v] : dump_map<oob_vlan_key, oob_vlan>(pm.fds().vlans))
         if (!names.count(v.port_id))
             names[v.port_id] = {
                 {"dev", k.ifindex ? ifname(k.ifindex) + " vlan " + std::to_string(k.vid)
@@ -294,7 +280,7 @@ json read_routes(const Paths &p) {
                     " (no route learner has run)");
     const uint64_t now = mono_ns();
     json out = json::array();
-    for (auto &[k, r] : dump<oob_route_key, oob_route>(fd.get())) {
+    for (auto &[k, r] : dump_map<oob_route_key, oob_route>(fd.get())) {
         json e = {{"family", k.family == 10 ? "inet6" : "inet"},
                   {"dst", addr_text(k.family, k.dst)}};
         if (!zero_addr(k.src))
@@ -330,7 +316,7 @@ json read_neighs(const Paths &p) {
         throw Error("no learned neighbours at " + p.pin_root + "/" + OOB_PIN_NEIGHS +
                     " (no route learner has run)");
     json out = json::array();
-    for (auto &[k, n] : dump<oob_neigh_key, oob_neigh>(fd.get())) {
+    for (auto &[k, n] : dump_map<oob_neigh_key, oob_neigh>(fd.get())) {
         char mac[18];
         snprintf(mac, sizeof(mac), "%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2],
                  n.mac[3], n.mac[4], n.mac[5]);

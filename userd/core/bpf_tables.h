@@ -5,7 +5,10 @@
 #include "fd.h"
 #include "tables.h"
 
+#include <bpf/bpf.h>
+
 #include <string>
+#include <utility>
 
 struct bpf_object;
 
@@ -44,6 +47,22 @@ public:
 private:
     MapFds fds_;
 };
+
+// Every (key, value) of a hash or array map, by fd (entries that vanish mid-walk are skipped).
+template <class K, class V>
+std::vector<std::pair<K, V>> dump_map(int fd) {
+    std::vector<std::pair<K, V>> out;
+    K k{}, next{};
+    const void *prev = nullptr;
+    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
+        V v{};
+        if (bpf_map_lookup_elem(fd, &next, &v) == 0)
+            out.emplace_back(next, v);
+        k = next;
+        prev = &k;
+    }
+    return out;
+}
 
 // Number of possible CPUs (the per-CPU value count of per-CPU maps).
 unsigned possible_cpus();

@@ -58,20 +58,6 @@ uint64_t now_ns() {
 
 using PortKey = std::pair<uint32_t, uint16_t>;  // (ifindex, vid), for oob_ports and oob_vlans
 
-template <class K, class V>
-std::vector<std::pair<K, V>> dump_map(int fd) {
-    std::vector<std::pair<K, V>> out;
-    K k{}, next{};
-    const void *prev = nullptr;
-    while (bpf_map_get_next_key(fd, prev, &next) == 0) {
-        V v{};
-        if (bpf_map_lookup_elem(fd, &next, &v) == 0)
-            out.emplace_back(next, v);
-        k = next;
-        prev = &k;
-    }
-    return out;
-}
 
 void check_vid(int64_t vid) {
     if (vid == 0 || vid == 1 || vid == 4095)
