@@ -2,7 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Every benchmark of the project in one run, each against the baseline it measures in the same
 # run: the classifier (BPF_PROG_TEST_RUN, vs parse + one lookup), route learning (in-band cost,
-# cache vs bpf() lookups) and the oob data path (round trips vs kernel UDP and bare AF_XDP).
+# cache vs bpf() lookups) and the oob data path (round trips vs kernel UDP and bare AF_XDP; echo
+# throughput with the server on one CPU vs kernel UDP echoes).
 # Writes OUT/bench.json (all results), OUT/ratios.txt (the readable table) and OUT/latency.png
 # (round-trip percentile curves, oob vs kernel).
 #
@@ -52,6 +53,7 @@ jq -n --slurpfile c "$out/classifier.json" --slurpfile l "$out/learn.json" --slu
 		"learning: connect+send via port on/off        \(.port_connect_send.ratio*1000|round/1000)   <= 1.05",
 		"learning: cache lookup / bpf() lookup         \(.lookup_ns.ratio*1000|round/1000)   <= 0.2"' "$out/bench.json"
 	jq -r '.oob.ratios[] | "oob: (\(.ratio)) \(.stat) \(.size) B                  \(.value*100|round/100)   \(if .target > 0 then "<= \(.target)" else "-" end)"' "$out/bench.json"
+	jq -r '.oob.throughput_ratios[]? | "oob echo throughput: (\(.ratio)) \(.size) B      \(.value*100|round/100)   \(if .target_min > 0 then ">= \(.target_min)" else "-" end)"' "$out/bench.json"
 } | tee "$out/ratios.txt"
 
 # Percentile curves of the smallest message size: oob (d), bare AF_XDP (e), kernel (a, b).

@@ -7,12 +7,17 @@
 //   (d) oob-ping <-> oob-echo through the whole stack (classifier -> XSK -> liboob -> TX),
 //       busy-polling, on both ends
 //   (e) a bare AF_XDP ping-pong (xsk-floor): minimal XDP program, no classifier, no liboob
+//   (t) echo throughput, the server pinned to one CPU: one load generator (xsk-floor flood, a
+//       window of requests in flight) against a kernel UDP echo (one datagram per system call,
+//       and batched with recvmmsg/sendmmsg), oob-echo through the whole stack, and the floor's
+//       echo; replies per second and ratios against the kernel echoes
 // The kernel cases run with no XDP program on the devices (the stock in-band path); (c) against
 // oob-echo and (d) with the classifier staged on both ends as the daemon would; (e) with the
 // floor program alone.
 //
 //   oob-bench [--sizes 64,1472] [--count N] [--warmup N] [--sockperf-seconds S]
-//             [--client-cpu C] [--server-cpu C] [--json FILE]
+//             [--client-cpu C] [--server-cpu C] [--cases a,b,c,d,e,t] [--window W]
+//             [--tput-seconds S] [--json FILE]
 #include "env.h"
 #include "stage.h"
 
@@ -28,6 +33,7 @@
 #include <regex>
 #include <sstream>
 #include <thread>
+#include <tuple>
 
 using namespace oobbpf;
 using namespace oobbpf::test;
@@ -40,11 +46,42 @@ struct Opts {
     int sockperf_seconds = 3;
     int client_cpu = 0, server_cpu = 1;
     std::string json;
-    std::vector<std::string> cases{"a", "b", "c", "d", "e"};
+    std::vector<std::string> cases{"a", "b", "c", "d", "e", "t"};
+    size_t window = 256;
+    double tput_seconds = 2;
     bool want(const std::string &c) const {
         return std::find(cases.begin(), cases.end(), c) != cases.end();
     }
 };
+
+// One echo throughput measurement: replies per second with the server on one CPU.
+struct Tput {
+    std::string id, what;
+    size_t size = 0;
+    double rate = 0;
+    uint64_t sent = 0, replies = 0;
+    bool ok = false;
+    std::string note;
+};
+
+Tput from_flood_json(const std::string &id, const std::string &what, size_t size,
+                     const std::string &out) {
+    Tput t{id, what, size};
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] != '{')
+            continue;
+        auto j = nlohmann::json::parse(line);
+        t.rate = j["rate_pps"];
+        t.sent = j["sent_measured"];
+        t.replies = j["replies_measured"];
+        t.ok = t.replies > 0;
+    }
+    if (!t.ok)
+        t.note = out.substr(out.size() > 600 ? out.size() - 600 : 0);
+    return t;
+}
 
 struct Row {
     std::string id, what;
@@ -181,8 +218,10 @@ int main(int argc, char **argv) {
     app.add_option("--client-cpu", o.client_cpu);
     app.add_option("--server-cpu", o.server_cpu);
     app.add_option("--json", o.json, "write the results here");
+    app.add_option("--window", o.window, "requests in flight in the throughput case (t)");
+    app.add_option("--tput-seconds", o.tput_seconds, "measured seconds per throughput run (t)");
     app.add_option("--cases", o.cases,
-                   "which cases to run: a,b,c,d,e; diagnostics f (floor ping -> oob-echo) and g "
+                   "which cases to run: a,b,c,d,e,t; diagnostics f (floor ping -> oob-echo) and g "
                    "(oob-ping -> floor echo)")
         ->delimiter(',');
     CLI11_PARSE(app, argc, argv);
@@ -346,12 +385,106 @@ int main(int argc, char **argv) {
         remove_pin_root(root);
     }
 
+    // (t) echo throughput: the same generator (client CPU) against each echo (server CPU).
+    std::vector<Tput> tput;
+    if (o.want("t")) {
+        auto generate = [&](const std::string &id, const std::string &what, uint16_t port,
+                            size_t size) {
+            const std::string out = run_in(
+                cns, tool("tools/bench/oob/xsk-floor") + " flood --dev " + v.a +
+                         " --port 9003 --to " + srv_ip + " --to-port " + std::to_string(port) +
+                         " --dst-mac " + mac_s + " --src " + cli_ip + " --size " +
+                         std::to_string(size) + " --window " + std::to_string(o.window) +
+                         " --seconds " + std::to_string(o.tput_seconds) + " --cpu " + C + " -j");
+            tput.push_back(from_flood_json(id, what, size, out));
+        };
+        {
+            Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--kernel", "--port", "7001",
+                                   "--wait", "busy", "--cpu", S});
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            for (size_t size : o.sizes)
+                generate("t-kernel", "kernel UDP echo, recvfrom/sendto", 7001, size);
+        }
+        {
+            Spawn srv(sns.name(), {tool("tools/bench/oob/kernel-echo"), "--port", "7004",
+                                   "--batch", "64", "--wait", "busy", "--cpu", S});
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            for (size_t size : o.sizes)
+                generate("t-kmmsg", "kernel UDP echo, recvmmsg/sendmmsg x64", 7004, size);
+        }
+        const std::string root = make_pin_root();
+        {
+            StagedClassifier scls(root);
+            scls.attach(sns, v.b, 0, 1);
+            scls.divert_udp({7000});
+            Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
+                                   "--pin-root", root, "--wait", "busy", "--cpu", S});
+            if (!wait_registered(scls.xsk_regs_fd(), 0))
+                std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
+            for (size_t size : o.sizes)
+                generate("t-oob", "oob-echo (classifier + liboob)", 7000, size);
+        }
+        remove_pin_root(root);
+        {
+            Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b,
+                                   "--port", "7003", "--cpu", S});
+            std::this_thread::sleep_for(std::chrono::milliseconds(800));
+            for (size_t size : o.sizes)
+                generate("t-floor", "bare AF_XDP echo (xsk-floor)", 7003, size);
+        }
+    }
+
     print_rows(rows);
     nlohmann::json rj = ratios(rows, o);
+    nlohmann::json tj = nlohmann::json::array(), trj = nlohmann::json::array();
+    if (!tput.empty()) {
+        std::printf("\n| case | echo server (one CPU) | bytes | requests | replies | replies/s |\n"
+                    "|---|---|---:|---:|---:|---:|\n");
+        for (auto &t : tput) {
+            if (!t.ok)
+                std::printf("| %s | %s | %zu | failed: %s |\n", t.id.c_str(), t.what.c_str(),
+                            t.size, t.note.c_str());
+            else
+                std::printf("| %s | %s | %zu | %lu | %lu | %.0f |\n", t.id.c_str(),
+                            t.what.c_str(), t.size, t.sent, t.replies, t.rate);
+            tj.push_back({{"case", t.id},
+                          {"path", t.what},
+                          {"size", t.size},
+                          {"sent", t.sent},
+                          {"replies", t.replies},
+                          {"rate_pps", t.rate},
+                          {"ok", t.ok}});
+        }
+        auto rate = [&](const std::string &id, size_t size) -> double {
+            for (auto &t : tput)
+                if (t.id == id && t.size == size && t.ok)
+                    return t.rate;
+            return 0;
+        };
+        std::printf("\n| throughput ratio | bytes | value | target |\n|---|---:|---:|---|\n");
+        for (size_t size : o.sizes)
+            for (auto [num, den, target] :
+                 {std::tuple{"t-oob", "t-kernel", 3.0}, std::tuple{"t-oob", "t-kmmsg", 3.0},
+                  std::tuple{"t-floor", "t-kmmsg", 0.0}, std::tuple{"t-oob", "t-floor", 0.0}}) {
+                const double a = rate(num, size), b = rate(den, size);
+                if (a <= 0 || b <= 0)
+                    continue;
+                const double ratio = a / b;
+                std::printf("| (%s)/(%s) replies/s | %zu | %.2f | %s |\n", num, den, size, ratio,
+                            target > 0 ? (ratio >= target ? ">= 3 met" : ">= 3 missed") : "-");
+                trj.push_back({{"ratio", std::string(num) + "/" + den},
+                               {"stat", "replies/s"},
+                               {"size", size},
+                               {"value", ratio},
+                               {"target_min", target}});
+            }
+    }
     if (!o.json.empty()) {
         nlohmann::json j;
         j["load"] = load;
         j["ratios"] = rj;
+        j["throughput"] = tj;
+        j["throughput_ratios"] = trj;
         for (auto &r : rows)
             j["rows"].push_back({{"case", r.id},
                                  {"path", r.what},

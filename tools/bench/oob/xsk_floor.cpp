@@ -7,6 +7,10 @@
 //   xsk-floor echo --dev DEV --port N [--cpu C]
 //   xsk-floor ping --dev DEV --port LOCAL --to IP:PORT --dst-mac MAC --src IP
 //                  [--size B] [--count N] [--warmup N] [--cpu C] [-j]
+//   xsk-floor flood --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC --src IP
+//                  [--size B] [--window W] [--seconds S] [--cpu C] [-j]
+// flood is the load generator of the echo throughput case: W requests in flight, a new one sent
+// for each reply, replies counted over S seconds after a warm-up second.
 #include "xsk_floor.skel.h"
 
 #include <arpa/inet.h>
@@ -193,8 +197,8 @@ struct PingOpts {
     bool json = false;
 };
 
-int ping(Xsk &x, const std::string &dev, const PingOpts &o) {
-    // The request frame, built once; the sequence number and checksum change per round.
+// The request frame, built once; the sequence number and checksum change per request.
+std::vector<uint8_t> request_template(const std::string &dev, const PingOpts &o) {
     uint8_t mac[6] = {};
     ifreq ifr{};
     std::snprintf(ifr.ifr_name, IFNAMSIZ, "%s", dev.c_str());
@@ -228,7 +232,28 @@ int ping(Xsk &x, const std::string &dev, const PingOpts &o) {
     uint16_t ulen = static_cast<uint16_t>(8 + o.size);
     f[38] = static_cast<uint8_t>(ulen >> 8);
     f[39] = static_cast<uint8_t>(ulen);
+    return f;
+}
 
+// Writes request number seq into the frame at p (a copy of the template f) with its checksum.
+void stamp_request(uint8_t *p, const std::vector<uint8_t> &f, uint64_t seq) {
+    std::memcpy(p, f.data(), f.size());
+    std::memcpy(p + 42, &seq, 8);
+    p[40] = p[41] = 0;
+    const uint16_t ulen = static_cast<uint16_t>(f.size() - 34);
+    uint32_t sum = 0;
+    for (int k = 26; k < 34; k += 2)
+        sum += static_cast<uint32_t>((p[k] << 8) | p[k + 1]);
+    sum += 17 + ulen;
+    uint16_t uc = csum(p + 34, ulen, sum);
+    if (!uc)
+        uc = 0xffff;
+    p[40] = static_cast<uint8_t>(uc >> 8);
+    p[41] = static_cast<uint8_t>(uc);
+}
+
+int ping(Xsk &x, const std::string &dev, const PingOpts &o) {
+    const std::vector<uint8_t> f = request_template(dev, o);
     std::vector<uint64_t> rtt;
     rtt.reserve(o.count);
     uint64_t lost = 0;
@@ -239,19 +264,7 @@ int ping(Xsk &x, const std::string &dev, const PingOpts &o) {
             Xsk::die("out of frames");
         uint64_t addr = x.free.back();
         x.free.pop_back();
-        uint8_t *p = x.at(addr);
-        std::memcpy(p, f.data(), f.size());
-        std::memcpy(p + 42, &i, 8);
-        p[40] = p[41] = 0;
-        uint32_t sum = 0;
-        for (int k = 26; k < 34; k += 2)
-            sum += static_cast<uint32_t>((p[k] << 8) | p[k + 1]);
-        sum += 17 + ulen;
-        uint16_t uc = csum(p + 34, ulen, sum);
-        if (!uc)
-            uc = 0xffff;
-        p[40] = static_cast<uint8_t>(uc >> 8);
-        p[41] = static_cast<uint8_t>(uc);
+        stamp_request(x.at(addr), f, i);
         const uint64_t t0 = now_ns();
         x.send(addr, static_cast<uint32_t>(f.size()));
         bool got = false;
@@ -301,6 +314,91 @@ int ping(Xsk &x, const std::string &dev, const PingOpts &o) {
     return rtt.empty() ? 1 : 0;
 }
 
+struct FloodOpts {
+    size_t window = 256;
+    double seconds = 2, warmup_seconds = 0.5;
+};
+
+// Closed-loop load: keeps `window` requests in flight (a new request for each reply; requests
+// unanswered for 10 ms count as lost and are replaced), counts the replies of the measured
+// interval. The generator's own work per request is a template copy and a checksum.
+int flood(Xsk &x, const std::string &dev, const PingOpts &o, const FloodOpts &fo) {
+    const std::vector<uint8_t> f = request_template(dev, o);
+    uint64_t seq = 0, sent = 0, replies = 0, inflight = 0, measured = 0, sent_measured = 0;
+    const uint64_t t_start = now_ns();
+    const uint64_t t_measure = t_start + static_cast<uint64_t>(fo.warmup_seconds * 1e9);
+    const uint64_t t_end = t_measure + static_cast<uint64_t>(fo.seconds * 1e9);
+    uint64_t last_reply = t_start;
+    bool measuring = false;
+    while (!g_stop) {
+        const uint64_t t = now_ns();
+        if (t >= t_end)
+            break;
+        if (!measuring && t >= t_measure) {
+            measuring = true;
+            measured = 0;
+            sent_measured = 0;
+        }
+        if (inflight && t - last_reply > 10000000) {
+            inflight = 0;  // the window's requests are lost: start a new window
+            last_reply = t;
+        }
+        // Top the window up, in batches.
+        while (inflight < fo.window) {
+            if (x.free.empty())
+                x.reap();
+            if (x.free.empty())
+                break;
+            uint32_t idx;
+            const uint32_t want = static_cast<uint32_t>(
+                std::min<uint64_t>({fo.window - inflight, 64, x.free.size()}));
+            const uint32_t n = xsk_ring_prod__reserve(&x.tx, want, &idx);
+            if (!n)
+                break;
+            for (uint32_t k = 0; k < n; k++) {
+                const uint64_t addr = x.free.back();
+                x.free.pop_back();
+                stamp_request(x.at(addr), f, seq++);
+                xdp_desc *d = xsk_ring_prod__tx_desc(&x.tx, idx + k);
+                d->addr = addr;
+                d->len = static_cast<uint32_t>(f.size());
+                d->options = 0;
+            }
+            xsk_ring_prod__submit(&x.tx, n);
+            inflight += n;
+            sent += n;
+            if (measuring)
+                sent_measured += n;
+        }
+        if (xsk_ring_prod__needs_wakeup(&x.tx))
+            sendto(xsk_socket__fd(x.sock), nullptr, 0, MSG_DONTWAIT, nullptr, 0);
+        uint32_t idx;
+        const uint32_t n = xsk_ring_cons__peek(&x.rx, 64, &idx);
+        for (uint32_t k = 0; k < n; k++)
+            x.refill(xsk_ring_cons__rx_desc(&x.rx, idx + k)->addr);
+        if (n) {
+            xsk_ring_cons__release(&x.rx, n);
+            replies += n;
+            if (measuring)
+                measured += n;
+            inflight = inflight > n ? inflight - n : 0;
+            last_reply = now_ns();
+        }
+        x.reap();
+    }
+    const double secs = static_cast<double>(now_ns() - t_measure) / 1e9;
+    const double rate = secs > 0 ? static_cast<double>(measured) / secs : 0;
+    if (o.json)
+        std::printf("{\"path\":\"flood\",\"size\":%zu,\"window\":%zu,\"seconds\":%.3f,"
+                    "\"sent\":%lu,\"replies\":%lu,\"replies_measured\":%lu,"
+                    "\"sent_measured\":%lu,\"rate_pps\":%.0f}\n",
+                    o.size, fo.window, secs, sent, replies, measured, sent_measured, rate);
+    else
+        std::printf("xsk-floor: %.0f replies/s (%lu replies to %lu requests in %.2f s)\n", rate,
+                    measured, sent_measured, secs);
+    return measured ? 0 : 1;
+}
+
 std::string arg(int argc, char **argv, const char *name, const char *def = "") {
     for (int i = 1; i + 1 < argc; i++)
         if (std::strcmp(argv[i], name) == 0)
@@ -318,12 +416,16 @@ bool flag(int argc, char **argv, const char *name) {
 }  // namespace
 
 int main(int argc, char **argv) {
-    if (argc < 2 || (std::strcmp(argv[1], "echo") != 0 && std::strcmp(argv[1], "ping") != 0)) {
+    const bool is_flood = argc >= 2 && std::strcmp(argv[1], "flood") == 0;
+    if (argc < 2 || (std::strcmp(argv[1], "echo") != 0 && std::strcmp(argv[1], "ping") != 0 &&
+                     !is_flood)) {
         std::fprintf(
             stderr,
             "usage: xsk-floor echo --dev DEV --port N [--cpu C]\n"
             "       xsk-floor ping --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC"
-            " --src IP [--size B] [--count N] [--warmup N] [--cpu C] [-j]\n");
+            " --src IP [--size B] [--count N] [--warmup N] [--cpu C] [-j]\n"
+            "       xsk-floor flood --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC"
+            " --src IP [--size B] [--window W] [--seconds S] [--cpu C] [-j]\n");
         return 2;
     }
     const std::string dev = arg(argc, argv, "--dev");
@@ -355,7 +457,15 @@ int main(int argc, char **argv) {
         o.count = std::strtoul(arg(argc, argv, "--count", "10000").c_str(), nullptr, 10);
         o.warmup = std::strtoul(arg(argc, argv, "--warmup", "100").c_str(), nullptr, 10);
         o.json = flag(argc, argv, "-j");
-        rc = ping(x, dev, o);
+        if (is_flood) {
+            FloodOpts fo;
+            fo.window = std::max<size_t>(
+                1, std::strtoul(arg(argc, argv, "--window", "256").c_str(), nullptr, 10));
+            fo.seconds = std::atof(arg(argc, argv, "--seconds", "2").c_str());
+            rc = flood(x, dev, o, fo);
+        } else {
+            rc = ping(x, dev, o);
+        }
     }
     x.close();
     return rc;
