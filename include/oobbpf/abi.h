@@ -99,7 +99,7 @@
 #define OOB_DEV_DIVERT (1U << 0)	/* diversion on */
 #define OOB_DEV_PORT (1U << 1)		/* the device itself (untagged) is an oob port */
 #define OOB_DEV_SELECTOR (1U << 2)	/* a custom selector is installed in slot */
-#define OOB_DEV_TAP (1U << 3)		/* a tap is running: copy judged frames to the ring */
+#define OOB_DEV_TAP (1U << 3)		/* a tap is running: copy judged frames to its ring */
 
 /* ---- port flags -------------------------------------------------------------------------- */
 #define OOB_PORT_VLAN (1U << 0)		/* a VLAN device on top of lower_ifindex */
@@ -247,7 +247,7 @@ struct oob_last {
 	__u32 queue;		/* RX queue */
 	__u32 slot;		/* device slot (selector, XSKMAP block) */
 	__u32 len;
-	__u32 dev_flags;	/* OOB_DEV_* of the device (OOB_DEV_TAP: copy to the tap ring) */
+	__u32 dev_flags;	/* OOB_DEV_* of the device (OOB_DEV_TAP: copy to the tap rings) */
 	__u32 pad;
 	__u64 seq;		/* frames judged on this CPU */
 };
@@ -284,9 +284,9 @@ struct oob_xdp_meta {
 OOB_ASSERT_SIZE(oob_xdp_meta, 16);
 
 /*
- * Tap records (ring buffer `tap`): every frame a diverting device with OOB_DEV_TAP judges, with
- * its judgement, followed by up to OOB_TAP_SNAP_MAX bytes of it. The flag is set only while a
- * tap runs, so the cost when off is one test of a per-CPU word.
+ * Tap records (in each tap session's ring, below): every frame a diverting device with
+ * OOB_DEV_TAP judges, with its judgement, followed by up to OOB_TAP_SNAP_MAX bytes of it. The flag
+ * is set only while a tap runs, so the cost when off is one test of a per-CPU word.
  */
 #define OOB_TAP_SNAP_MAX 2048
 #define OOB_TAP_RX 0		/* judged by the classifier */
@@ -306,6 +306,39 @@ struct oob_tap_hdr {
 	__u32 pad;
 };
 OOB_ASSERT_SIZE(oob_tap_hdr, 48);
+
+/*
+ * Tap sessions: one per running `oobbpf tap`, each with its own ring buffer (a ring has one
+ * reader, so two taps cannot share one). Slot i of the array `tap_sess` says what session i
+ * wants; slot i of the map-in-map `tap_rings` holds its ring. The classifier copies a judged
+ * frame into every session of its device whose verdict mask keeps it, only while the device has
+ * OOB_DEV_TAP (set by oobbpfd while at least one session taps it). liboob copies the frames it
+ * sends into the sessions of its device with OOB_TAP_KEEP_TX, through the program oob_tap_tx.
+ * tap_sess is mmapable: liboob sees a session start with one memory read per send batch.
+ * The old single ring `tap` (OOB_PIN_TAP) is no longer written.
+ */
+#define OOB_MAX_TAPS 8
+#define OOB_TAP_RING_SIZE (4U << 20)	/* bytes of each session's ring */
+#define OOB_TAP_KEEP_TX (1U << 0)	/* oob_tap_sess.flags: frames liboob sends too */
+
+struct oob_tap_sess {
+	__u32 ifindex;		/* 0: slot free */
+	__u32 verdicts;		/* bit v set: keep frames judged v (1 << OOB_DIVERT, ...) */
+	__u32 flags;		/* OOB_TAP_KEEP_* */
+	__u32 pad;
+	__u64 lost;		/* copies the full ring refused */
+	__u64 copied;		/* copies made */
+};
+OOB_ASSERT_SIZE(oob_tap_sess, 32);
+
+/* Metadata in front of a frame handed to oob_tap_tx (BPF_PROG_TEST_RUN, xdp_md.data = 16). */
+struct oob_tap_tx_meta {
+	__u32 ifindex;		/* where the frame leaves (the lower device) */
+	__u32 queue;
+	__u32 port_id;
+	__u32 pad;
+};
+OOB_ASSERT_SIZE(oob_tap_tx_meta, 16);
 
 /*
  * Learned route, keyed by the flow the in-band stack decided: namespace, destination and the
@@ -378,5 +411,7 @@ OOB_ASSERT_SIZE(oob_neigh, 24);
 #define OOB_PIN_ROUTES "routes"
 #define OOB_PIN_NEIGHS "neighs"
 #define OOB_PIN_TAP "tap"
+#define OOB_PIN_TAP_SESS "tap_sess"
+#define OOB_PIN_TAP_RINGS "tap_rings"
 
 #endif /* OOBBPF_ABI_H */

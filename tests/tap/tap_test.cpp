@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: MIT
 // A tap taken during real traffic holds exactly the diverted frames, with the right verdicts, in
 // a pcapng file that tshark reads; with the verdict filter at `all` it also holds the in-band
-// frames of the device, each with its judgement.
+// frames of the device, each with its judgement. Two sessions on one device each get their own
+// copies (each through its own ring), filtered by their own verdict masks in the kernel.
 #include "datapath.h"
 #include "error.h"
+#include "fd.h"
 #include "netns.h"
 #include "tap.h"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <gtest/gtest.h>
 
 #include <thread>
@@ -32,6 +35,31 @@ RuleSetImage divert_udp_dport(uint16_t port) {
     return img;
 }
 
+// A map of the loaded classifier, by name (the test datapath names only the older maps).
+UniqueFd prog_map(int prog_fd, const std::string &name) {
+    bpf_prog_info info{};
+    uint32_t ids[64] = {};
+    info.nr_map_ids = 64;
+    info.map_ids = reinterpret_cast<uint64_t>(ids);
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(prog_fd, &info, &len) != 0)
+        return UniqueFd();
+    for (uint32_t i = 0; i < info.nr_map_ids; i++) {
+        UniqueFd fd(bpf_map_get_fd_by_id(ids[i]));
+        bpf_map_info mi{};
+        uint32_t mlen = sizeof(mi);
+        if (fd && bpf_obj_get_info_by_fd(fd.get(), &mi, &mlen) == 0 && name == mi.name)
+            return fd;
+    }
+    return UniqueFd();
+}
+
+// What oobbpfd does for tap.start: the ring into the slot, then the session.
+void start_session(int rings, int sess, uint32_t slot, int ring, const oob_tap_sess &s) {
+    ASSERT_EQ(bpf_map_update_elem(rings, &slot, &ring, BPF_ANY), 0) << strerror(errno);
+    ASSERT_EQ(bpf_map_update_elem(sess, &slot, &s, BPF_ANY), 0) << strerror(errno);
+}
+
 }  // namespace
 
 TEST(Tap, PcapngHoldsExactlyTheDivertedFrames) {
@@ -47,15 +75,46 @@ TEST(Tap, PcapngHoldsExactlyTheDivertedFrames) {
     XskSocket xsk(v.a, 0);
     xsk.register_in(dp.fds(), 0);
 
-    std::vector<tap::Record> all;
-    tap::Reader reader(dp.fds().tap, [&](const tap::Record &r) { all.push_back(r); });
+    UniqueFd rings = prog_map(dp.prog_fd(), "oob_tap_rings");
+    UniqueFd sess = prog_map(dp.prog_fd(), "oob_tap_sess");
+    ASSERT_TRUE(rings && sess);
+    UniqueFd ring_all(tap::create_session_ring()), ring_divert(tap::create_session_ring()),
+        ring_other(tap::create_session_ring());
+    // Session 0 keeps every verdict, session 3 only DIVERT, session 5 taps another device.
+    start_session(rings.get(), sess.get(), 0, ring_all.get(),
+                  oob_tap_sess{ifindex, tap::verdict_mask(-1), OOB_TAP_KEEP_TX, 0, 0, 0});
+    start_session(rings.get(), sess.get(), 3, ring_divert.get(),
+                  oob_tap_sess{ifindex, tap::verdict_mask(OOB_DIVERT), 0, 0, 0, 0});
+    start_session(rings.get(), sess.get(), 5, ring_other.get(),
+                  oob_tap_sess{ifindex + 1000, tap::verdict_mask(-1), 0, 0, 0, 0});
+
+    std::vector<tap::Record> all, diverted, other;
+    tap::Reader reader(ring_all.get(), [&](const tap::Record &r) { all.push_back(r); });
+    tap::Reader reader2(ring_divert.get(), [&](const tap::Record &r) { diverted.push_back(r); });
+    tap::Reader reader3(ring_other.get(), [&](const tap::Record &r) { other.push_back(r); });
 
     peer.sh_ok("ping -c2 -i0.2 -W2 10.80.0.1 >/dev/null");
     peer.sh_ok("for i in $(seq 10); do echo d$i | socat -u - UDP:10.80.0.1:7000; done");
     peer.sh_ok("for i in $(seq 5); do echo p$i | socat -u - UDP:10.80.0.1:7001; done");
     for (int i = 0; i < 10 && reader.poll(200) >= 0; i++) {
     }
+    reader2.poll(100);
+    reader3.poll(100);
     EXPECT_EQ(xsk.receive(500).size(), 10u);
+
+    // The second session's ring holds the ten diverted frames and nothing else; the session of
+    // another device got nothing; the sessions count their copies.
+    EXPECT_EQ(diverted.size(), 10u);
+    for (const auto &r : diverted)
+        EXPECT_EQ(r.hdr.verdict, static_cast<uint32_t>(OOB_DIVERT));
+    EXPECT_TRUE(other.empty());
+    oob_tap_sess s0{}, s3{};
+    uint32_t k0 = 0, k3 = 3;
+    bpf_map_lookup_elem(sess.get(), &k0, &s0);
+    bpf_map_lookup_elem(sess.get(), &k3, &s3);
+    EXPECT_EQ(s0.copied, all.size());
+    EXPECT_EQ(s3.copied, 10u);
+    EXPECT_EQ(s0.lost + s3.lost, 0u);
 
     const std::string file = "/tmp/oobbpf-tap-" + v.a + ".pcapng";
     FILE *f = fopen(file.c_str(), "wb");

@@ -5,6 +5,7 @@
 #include "metrics.h"
 
 #include <arpa/inet.h>
+#include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 
 #include <cstring>
@@ -117,6 +118,9 @@ const char *verdict_name(uint32_t v) {
 const char *reason_name(uint32_t r) { return reason_label(r); }
 
 std::string judgement(const oob_tap_hdr &h) {
+    if (h.dir == OOB_TAP_TX)  // sent by liboob: nothing judged it
+        return "port=" + std::to_string(h.port_id) + " queue=" + std::to_string(h.queue) +
+               " dir=tx";
     std::string s = std::string("verdict=") + verdict_name(h.verdict) + " reason=" +
                     reason_name(h.reason);
     if (h.rule_id)
@@ -129,6 +133,8 @@ std::string judgement(const oob_tap_hdr &h) {
 bool Filter::keep(const oob_tap_hdr &h) const {
     if (ifindex && h.ifindex != ifindex)
         return false;
+    if (h.dir == OOB_TAP_TX)
+        return tx;
     return verdict < 0 || h.verdict == static_cast<uint32_t>(verdict);
 }
 
@@ -142,6 +148,19 @@ int parse_verdict(const std::string &s) {
     if (s == "pass")
         return OOB_PASS;
     throw Error("verdict must be one of divert, drop, pass, all (got \"" + s + "\")");
+}
+
+uint32_t verdict_mask(int verdict) {
+    if (verdict < 0)
+        return (1U << OOB_VERDICT_MAX) - 1;
+    return 1U << verdict;
+}
+
+int create_session_ring() {
+    int fd = bpf_map_create(BPF_MAP_TYPE_RINGBUF, "oob_tap_ring", 0, 0, OOB_TAP_RING_SIZE, nullptr);
+    if (fd < 0)
+        throw sys_error("create a tap ring (BPF ring buffer; needs CAP_BPF)", -fd);
+    return fd;
 }
 
 PcapngWriter::PcapngWriter(FILE *out, uint32_t snaplen)
@@ -209,12 +228,15 @@ std::string text_line(const Record &r, const std::string &ifname) {
     char ts[64];
     snprintf(ts, sizeof(ts), "%02d:%02d:%02d.%06lld", t.tm_hour, t.tm_min, t.tm_sec,
              static_cast<long long>(real % 1000000000LL / 1000));
+    if (r.hdr.dir == OOB_TAP_TX)
+        return std::string(ts) + " " + ifname + " Out SENT (liboob) q" +
+               std::to_string(r.hdr.queue) + " " + decode(r.data, r.hdr.len);
     std::string verdict = verdict_name(r.hdr.verdict);
     std::string why = reason_name(r.hdr.reason);
     if (r.hdr.rule_id)
         why += " " + std::to_string(r.hdr.rule_id);
-    return std::string(ts) + " " + ifname + (r.hdr.dir == OOB_TAP_TX ? " Out " : " In  ") + verdict +
-           " (" + why + ") q" + std::to_string(r.hdr.queue) + " " + decode(r.data, r.hdr.len);
+    return std::string(ts) + " " + ifname + " In  " + verdict + " (" + why + ") q" +
+           std::to_string(r.hdr.queue) + " " + decode(r.data, r.hdr.len);
 }
 
 Reader::Reader(int ring_fd, Callback cb) : cb_(std::move(cb)) {

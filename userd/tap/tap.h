@@ -27,15 +27,20 @@ struct Record {
 // Names of verdicts and reasons, stable like their numbers.
 const char *verdict_name(uint32_t v);
 const char *reason_name(uint32_t r);
-// "verdict=DIVERT reason=rule rule=7 port=1 queue=0 dir=rx"
+// "verdict=DIVERT reason=rule rule=7 port=1 queue=0 dir=rx"; for frames liboob sent
+// "port=0 queue=0 dir=tx".
 std::string judgement(const oob_tap_hdr &h);
 
-// Which verdicts a tap keeps: all, or one of divert, drop, pass.
+// Which frames a tap keeps: received ones by verdict (all, or one of divert, drop, pass), and
+// the ones liboob sent (dir tx), which no verdict applies to.
 struct Filter {
     int verdict = -1;  // -1: all
     uint32_t ifindex = 0;  // 0: every device
+    bool tx = true;
     bool keep(const oob_tap_hdr &h) const;
 };
+// The verdict mask of a tap session (oob_tap_sess.verdicts) for a parse_verdict() value.
+uint32_t verdict_mask(int verdict);
 // Parses "all", "divert", "drop", "pass"; throws oobbpf::Error otherwise.
 int parse_verdict(const std::string &s);
 
@@ -57,6 +62,10 @@ private:
 
 // One line per frame, tcpdump-like: time, device, judgement, then a short decode.
 std::string text_line(const Record &r, const std::string &ifname);
+
+// A ring for one tap session (abi.h, "Tap sessions"): a BPF ring buffer of OOB_TAP_RING_SIZE
+// bytes, the size oob_tap_rings takes. Needs CAP_BPF. Throws oobbpf::Error.
+int create_session_ring();
 
 // Reads tap records from the ring buffer map (by fd) and hands each to the callback.
 class Reader {
