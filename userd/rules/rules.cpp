@@ -106,14 +106,45 @@ std::optional<Action> action_of(const std::string &s) {
     return std::nullopt;
 }
 
-// The kernel's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or whitespace.
+// Well-formed UTF-8 (no overlong forms, no surrogates): what a JSON string can carry.
+bool utf8(const std::string &s) {
+    for (size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        size_t n = 0;
+        if (c < 0x80)
+            n = 1;
+        else if ((c & 0xe0) == 0xc0)
+            n = 2;
+        else if ((c & 0xf0) == 0xe0)
+            n = 3;
+        else if ((c & 0xf8) == 0xf0)
+            n = 4;
+        if (!n || i + n > s.size())
+            return false;
+        uint32_t cp = n == 1 ? c : c & (0x7f >> n);
+        for (size_t k = 1; k < n; k++) {
+            const auto b = static_cast<unsigned char>(s[i + k]);
+            if ((b & 0xc0) != 0x80)
+                return false;
+            cp = cp << 6 | (b & 0x3f);
+        }
+        static const uint32_t kMin[5] = {0, 0, 0x80, 0x800, 0x10000};
+        if (cp < kMin[n] || cp > 0x10ffff || (cp >= 0xd800 && cp <= 0xdfff))
+            return false;
+        i += n;
+    }
+    return true;
+}
+
+// The kernel's dev_valid_name(): 1..15 bytes, not "." or "..", no '/', ':' or whitespace; and
+// UTF-8, as the control protocol and the saved configuration (JSON) carry names.
 bool valid_dev(const std::string &d) {
     if (d.empty() || d.size() > 15 || d == "." || d == "..")
         return false;
     for (unsigned char c : d)
         if (c == '/' || c == ':' || std::isspace(c) || c < 0x20)
             return false;
-    return true;
+    return utf8(d);
 }
 
 std::string l3_name(uint16_t l3) {
