@@ -4,7 +4,9 @@
 #   bpf    BPF_PROG_TEST_RUN fixtures; need CAP_BPF (skip with a reason without it) (120)
 #   netns  real veth in namespaces the test creates, real daemon and peers           (300)
 #   vm     Debian's 6.1 kernel under qemu (kmod, libxdp dispatcher)                  (900)
-# Later tiers: asan, fuzz.
+# Tiers of the sanitizer build (-DOOBBPF_ASAN=ON, docs/sanitizers.md), on top of the above:
+#   asan   the unit and netns tests again, built with AddressSanitizer + UBSan           (600)
+#   fuzz   libFuzzer targets, each for a bounded time from its corpus (tests/fuzz)      (120)
 find_package(GTest REQUIRED)
 include(GoogleTest)
 
@@ -15,6 +17,60 @@ set(OOBBPF_BUDGET_vm 900)
 set(OOBBPF_BUDGET_asan 600)
 set(OOBBPF_BUDGET_fuzz 120)
 
+if(OOBBPF_ASAN)
+  # The sanitizers' settings for every test of the asan tier and for what it starts (oobbpfd,
+  # the CLI, oob-echo inherit them). Detection stays on, leaks included; a finding fails the
+  # process that made it. docs/sanitizers.md says why each is there.
+  set(OOBBPF_ASAN_OPTIONS "detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:detect_invalid_pointer_pairs=0")
+  set(OOBBPF_UBSAN_OPTIONS "print_stacktrace=1:halt_on_error=1")
+  set(OOBBPF_SANITIZER_ENV "ASAN_OPTIONS=${OOBBPF_ASAN_OPTIONS}" "UBSAN_OPTIONS=${OOBBPF_UBSAN_OPTIONS}")
+
+  # The asan tier ends with its own check that nothing was left behind (the netns tier's
+  # zz_nothing_left_behind is not part of it): added once every test of this directory is known.
+  function(_oobbpf_asan_leakcheck)
+    get_property(tests GLOBAL PROPERTY OOBBPF_ASAN_TESTS)
+    add_test(NAME zz_asan_nothing_left_behind COMMAND ${CMAKE_SOURCE_DIR}/tests/leakcheck/leakcheck.sh)
+    set_tests_properties(zz_asan_nothing_left_behind PROPERTIES LABELS asan TIMEOUT 30
+      RUN_SERIAL TRUE DEPENDS "${tests}")
+  endfunction()
+  cmake_language(DEFER CALL _oobbpf_asan_leakcheck)
+
+  # oobbpf_san_tiers: what `ctest -L asan` and `ctest -L fuzz` need and nothing else (CI builds
+  # this instead of everything): every executable of the build and the BPF objects, but not the
+  # test binaries of the other tiers. Defined once the whole build is known.
+  function(_oobbpf_san_targets dir out)
+    get_property(ts DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
+    get_property(skip GLOBAL PROPERTY OOBBPF_NON_ASAN_TESTS)
+    set(keep)
+    foreach(t IN LISTS ts)
+      get_target_property(type ${t} TYPE)
+      get_target_property(exclude ${t} EXCLUDE_FROM_ALL)
+      if(exclude OR t IN_LIST skip)
+        continue()
+      endif()
+      if(type STREQUAL "EXECUTABLE" OR (type STREQUAL "UTILITY" AND t MATCHES "^bpf_"))
+        list(APPEND keep ${t})
+      endif()
+    endforeach()
+    get_property(subs DIRECTORY ${dir} PROPERTY SUBDIRECTORIES)
+    foreach(s IN LISTS subs)
+      _oobbpf_san_targets(${s} more)
+      list(APPEND keep ${more})
+    endforeach()
+    set(${out} ${keep} PARENT_SCOPE)
+  endfunction()
+  function(_oobbpf_san_tiers)
+    _oobbpf_san_targets(${CMAKE_SOURCE_DIR} targets)
+    add_custom_target(oobbpf_san_tiers)
+    add_dependencies(oobbpf_san_tiers ${targets})
+  endfunction()
+  cmake_language(DEFER DIRECTORY ${CMAKE_SOURCE_DIR} CALL _oobbpf_san_tiers)
+endif()
+
+# For tests/fuzz, which the top level adds after tests/.
+set_property(GLOBAL PROPERTY OOBBPF_BUDGET_fuzz ${OOBBPF_BUDGET_fuzz})
+set_property(GLOBAL PROPERTY OOBBPF_SANITIZER_ENV "${OOBBPF_SANITIZER_ENV}")
+
 # oobbpf_gtest(target LABEL tier SOURCES ... LIBS ... [SERIAL])
 # One CTest per executable (not per case): keeps namespace setup per process and output readable.
 function(oobbpf_gtest target)
@@ -22,9 +78,19 @@ function(oobbpf_gtest target)
   add_executable(${target} ${T_SOURCES})
   target_link_libraries(${target} PRIVATE ${T_LIBS} GTest::gtest GTest::gtest_main oobbpf_warnings oobbpf_testlib)
   add_test(NAME ${target} COMMAND ${target} --gtest_color=no)
-  set_tests_properties(${target} PROPERTIES LABELS ${T_LABEL} TIMEOUT ${OOBBPF_BUDGET_${T_LABEL}}
-    SKIP_RETURN_CODE 77
-    ENVIRONMENT "OOBBPF_BUILD=${CMAKE_BINARY_DIR};OOBBPF_SOURCE=${CMAKE_SOURCE_DIR}")
+  set(labels ${T_LABEL})
+  set(budget ${OOBBPF_BUDGET_${T_LABEL}})
+  set(env "OOBBPF_BUILD=${CMAKE_BINARY_DIR};OOBBPF_SOURCE=${CMAKE_SOURCE_DIR}")
+  if(OOBBPF_ASAN AND (T_LABEL STREQUAL "unit" OR T_LABEL STREQUAL "netns"))
+    list(APPEND labels asan)
+    set(budget ${OOBBPF_BUDGET_asan})
+    list(APPEND env ${OOBBPF_SANITIZER_ENV})
+    set_property(GLOBAL APPEND PROPERTY OOBBPF_ASAN_TESTS ${target})
+  else()
+    set_property(GLOBAL APPEND PROPERTY OOBBPF_NON_ASAN_TESTS ${target})
+  endif()
+  set_tests_properties(${target} PROPERTIES LABELS "${labels}" TIMEOUT ${budget}
+    SKIP_RETURN_CODE 77 ENVIRONMENT "${env}")
   if(T_SERIAL OR T_LABEL STREQUAL "netns" OR T_LABEL STREQUAL "vm")
     set_tests_properties(${target} PROPERTIES RUN_SERIAL TRUE)
   endif()

@@ -9,6 +9,8 @@ pkgs=(
 	cmake ninja-build make pkg-config clang llvm gcc g++ libelf-dev zlib1g-dev
 	libbpf-dev libxdp-dev bpftool xdp-tools
 	libcli11-dev nlohmann-json3-dev libmnl-dev libgtest-dev libgmock-dev libbenchmark-dev
+	# sanitizer and fuzzing build (docs/sanitizers.md): clang's ASan/UBSan and libFuzzer runtimes
+	libclang-rt-14-dev
 	# kernel module build tree (Debian 6.1) and the VM that tests it
 	linux-headers-amd64 qemu-system-x86 busybox-static cpio
 	# real peers used by tests
