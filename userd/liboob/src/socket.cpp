@@ -8,6 +8,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
 
 namespace oobbpf::oob {
@@ -67,6 +68,17 @@ int socket_family(int fd) {
 
 UdpSocket::UdpSocket(Stack &s, uint16_t port, const IpAddr &local)
     : stack_(&s), port_(port), local_(local), q_(s.cfg_.socket_queue ? s.cfg_.socket_queue : 1) {
+    SockStatsData init{};
+    init.magic = kSockStatsMagic;
+    init.version = kSockStatsVersion;
+    init.pid = static_cast<uint32_t>(getpid());
+    init.port = port;
+    init.ifindex = s.lower_.ifindex;
+    init.queues = static_cast<uint32_t>(s.queues_.size());
+    init.started_ns = now_ns();
+    std::snprintf(init.dev, sizeof(init.dev), "%s", s.cfg_.dev.c_str());
+    std::snprintf(init.pin_root, sizeof(init.pin_root), "%s", s.cfg_.pin_root.c_str());
+    stats_ = std::make_unique<SockStatsFile>(s.cfg_.stats_dir, init);
     if (!s.cfg_.inband_socket)
         return;
     // The in-band twin: a kernel socket on the same port. It carries sends the oob path cannot
@@ -119,11 +131,55 @@ bool UdpSocket::push(Datagram &&d) {
 }
 
 size_t UdpSocket::pop(Datagram *out, size_t max) {
+    if (!count_)
+        return 0;
+    const uint64_t now = now_ns();
+    SockStatsData &st = *stats_->data();
     size_t n = 0;
     while (n < max && count_) {
-        out[n++] = std::move(q_[head_]);
+        out[n] = std::move(q_[head_]);
+        FrameInfo &info = out[n].frame.info();
+        info.delivered_ns = now;
+        if (info.classified_ns && now >= info.classified_ns)
+            lat_add(st.classify_deliver, now - info.classified_ns);
+        else
+            stat_add(st.rx_no_stamp);
+        n++;
         head_ = (head_ + 1) % q_.size();
         count_--;
+    }
+    stat_add(st.rx_packets, n);
+    return n;
+}
+
+void UdpSocket::tx_completed(uint64_t id, uint64_t queued_ns, uint64_t completed_ns) {
+    c_.tx_completed++;
+    SockStatsData &st = *stats_->data();
+    stat_add(st.tx_completed);
+    lat_add(st.send_complete, completed_ns - queued_ns);
+    if (ts_q_.empty())
+        return;
+    if (ts_count_ == ts_q_.size()) {
+        c_.tx_timestamps_dropped++;
+        return;
+    }
+    ts_q_[(ts_head_ + ts_count_) % ts_q_.size()] = TxTimestamp{id, queued_ns, completed_ns};
+    ts_count_++;
+}
+
+void UdpSocket::enable_tx_timestamps(size_t max) {
+    ts_q_.assign(max ? max : 1, TxTimestamp{});
+    ts_head_ = ts_count_ = 0;
+}
+
+size_t UdpSocket::tx_timestamps(TxTimestamp *out, size_t max) {
+    if (stack_)
+        stack_->complete();
+    size_t n = 0;
+    while (n < max && ts_count_) {
+        out[n++] = ts_q_[ts_head_];
+        ts_head_ = (ts_head_ + 1) % ts_q_.size();
+        ts_count_--;
     }
     return n;
 }
@@ -154,7 +210,7 @@ bool UdpSocket::read_inband() {
         return true;
     }
     f.put(static_cast<uint32_t>(n));
-    f.info().delivered_ns = now_ns();
+    f.info().polled_ns = now_ns();
     Datagram d;
     d.remote = from_sockaddr(from);
     d.local.port = port_;
@@ -292,6 +348,8 @@ int UdpSocket::send_one(Frame &f, const Endpoint &to, const IpAddr &from_arg, bo
         c_.tx_errors++;
         return rc;
     }
+    f.info().tx_owner = port_;
+    f.info().tx_id = tx_seq_ + 1;
     rc = stack_->transmit(f, wake);
     if (rc) {
         f.pull(hlen);  // back to the caller as it came
@@ -299,6 +357,8 @@ int UdpSocket::send_one(Frame &f, const Endpoint &to, const IpAddr &from_arg, bo
         c_.tx_errors++;
         return rc;
     }
+    tx_seq_++;
+    stat_add(stats_->data()->tx_packets);
     c_.tx_packets++;
     c_.tx_bytes += payload;
     return 0;

@@ -40,6 +40,11 @@ Stack::Stack(StackConfig cfg) : cfg_(std::move(cfg)), udp_(65536, nullptr) {
             throw sys_error("lower device of " + cfg_.dev, rc);
     }
     routes_ = cfg_.routes ? cfg_.routes : default_route_source(cfg_.pin_root);
+    completions_.stack = this;
+    if (cfg_.tap_tx)
+        tap_ = std::make_unique<TxTap>(cfg_.pin_root, lower_.ifindex);
+    else
+        no_tap_ = "tap_tx is off in the stack's configuration";
 
     for (size_t i = 0; i < cfg_.queues.size(); i++) {
         XskConfig x = cfg_.xsk;
@@ -47,6 +52,7 @@ Stack::Stack(StackConfig cfg) : cfg_(std::move(cfg)), udp_(65536, nullptr) {
         x.queue = cfg_.queues[i];
         x.index = static_cast<uint16_t>(i);
         queues_.push_back(std::make_unique<XskQueue>(x));
+        queues_.back()->set_completion_sink(&completions_);
         pending_wake_.push_back(0);
         if (cfg_.register_xsk)
             regs_.emplace_back(cfg_.pin_root, lower_.ifindex, x.queue, queues_.back()->fd(),
@@ -151,6 +157,17 @@ size_t Stack::poll() {
         total += n;
     }
     return total;
+}
+
+void Stack::complete() {
+    for (auto &q : queues_)
+        q->complete();
+}
+
+void Stack::Completions::tx_completed(uint16_t owner, uint64_t id, uint64_t queued_ns,
+                                      uint64_t completed_ns) {
+    if (UdpSocket *s = stack->udp_[owner])
+        s->tx_completed(id, queued_ns, completed_ns);
 }
 
 void Stack::wait(Deadline dl, const int *extra_fds, size_t n_extra) {
@@ -378,6 +395,8 @@ int Stack::transmit(Frame &f, bool wake) {
             return -ENOBUFS;
         std::memcpy(g.put(f.len()), f.data(), f.len());
         g.set_offsets(f.l2_off(), f.l3_off(), f.l4_off());
+        g.info().tx_id = f.info().tx_id;
+        g.info().tx_owner = f.info().tx_owner;
         c_.tx_copies++;
         int rc = transmit(g, wake);
         if (rc == 0)
@@ -385,10 +404,24 @@ int Stack::transmit(Frame &f, bool wake) {
         return rc;
     }
     const uint32_t len = f.len();
+    const uint8_t *bytes = f.data();  // the kernel only reads the chunk once it is on the ring
     if (queues_[qi]->tx(&f, 1, wake) != 1) {
         c_.tx_ring_full++;
         return -EAGAIN;
     }
+    // With no tap of this device asking for sent frames, this is a few loads of a mapped page.
+    if (tap_ && tap_->wanted()) {
+        const uint64_t before = tap_->errors();
+        tap_->copy(bytes, len, queues_[qi]->queue());
+        if (tap_->errors() != before)
+            c_.tx_tap_errors++;
+        else
+            c_.tx_tapped++;
+    }
+    // A send that woke the kernel may be complete already (copy mode sends inside the wake-up):
+    // reaping now makes the completion time the send's, not the next poll's.
+    if (wake)
+        queues_[qi]->complete();
     if (!wake)
         pending_wake_[qi] = 1;
     c_.tx_frames++;
@@ -401,6 +434,7 @@ void Stack::flush() {
         if (pending_wake_[i]) {
             pending_wake_[i] = 0;
             queues_[i]->kick();
+            queues_[i]->complete();
         }
 }
 

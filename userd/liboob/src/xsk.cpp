@@ -70,6 +70,7 @@ XskQueue::XskQueue(const XskConfig &cfg) : cfg_(cfg), r_(std::make_unique<Rings>
     pool_ = std::make_unique<FramePool>(static_cast<uint8_t *>(area_), cfg_.frames, cfg_.frame_size,
                                         cfg_.index);
     queued_.assign(cfg_.frames, 0);
+    tags_.assign(cfg_.frames, TxTag{});
 
     xsk_umem_config ucfg{};
     ucfg.fill_size = cfg_.fill_size;
@@ -202,7 +203,7 @@ size_t XskQueue::rx(Frame *out, size_t max) {
         uint32_t off = static_cast<uint32_t>(d->addr - chunk);
         Frame f(pool_.get(), chunk, off, d->len);
         FrameInfo &info = f.info();
-        info.delivered_ns = now;
+        info.polled_ns = now;
         if (off >= sizeof(oob_xdp_meta)) {
             oob_xdp_meta m;
             std::memcpy(&m, area + d->addr - sizeof(m), sizeof(m));
@@ -232,9 +233,14 @@ size_t XskQueue::complete() {
     for (size_t i = 0; i < n; i++) {
         uint64_t addr = *xsk_ring_cons__comp_addr(&r_->comp, idx + static_cast<uint32_t>(i));
         uint64_t chunk = pool_->chunk_of(addr);
-        uint64_t &q = queued_[pool_->index_of(chunk)];
+        const uint32_t fi = pool_->index_of(chunk);
+        uint64_t &q = queued_[fi];
         if (q) {
             tx_complete_ns_sum_ += now - q;
+            TxTag &t = tags_[fi];
+            if (t.owner && sink_)
+                sink_->tx_completed(t.owner, t.id, q, now);
+            t.owner = 0;
             q = 0;
         }
         pool_->put(chunk);
@@ -283,7 +289,9 @@ size_t XskQueue::tx(Frame *frames, size_t n, bool wake) {
         d->addr = f.umem_addr();
         d->len = f.len();
         d->options = 0;
-        queued_[pool_->index_of(f.chunk())] = now;
+        const uint32_t fi = pool_->index_of(f.chunk());
+        queued_[fi] = now;
+        tags_[fi] = TxTag{f.info().tx_id, f.info().tx_owner};
         c_.tx_bytes += f.len();
         f.release();
     }

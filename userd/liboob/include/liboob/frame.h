@@ -55,9 +55,13 @@ class FramePool {
 };
 
 // What liboob knows of a received frame besides its bytes.
+// Times are CLOCK_MONOTONIC nanoseconds (clock.h), the clock of the classifier's stamp.
 struct FrameInfo {
     uint64_t classified_ns = 0;  // classifier stamp (struct oob_xdp_meta); 0 when absent
-    uint64_t delivered_ns = 0;   // when liboob took it off the RX ring
+    uint64_t polled_ns = 0;      // when liboob took it off the RX ring
+    uint64_t delivered_ns = 0;   // when a recv() handed it to the application
+    uint64_t tx_id = 0;          // sends: the socket's id of this frame (UdpSocket::last_tx_id)
+    uint16_t tx_owner = 0;       // sends: the UDP port of the sending socket (0: none)
     uint32_t rule_id = 0;        // from the classifier's metadata
     uint16_t port_id = 0;
     uint16_t reason = 0;

@@ -22,6 +22,8 @@
 #include "liboob/netlink.h"
 #include "liboob/registry.h"
 #include "liboob/route.h"
+#include "liboob/sockstats.h"
+#include "liboob/txtap.h"
 #include "liboob/wire.h"
 #include "liboob/xsk.h"
 
@@ -59,6 +61,10 @@ struct StackConfig {
     uint64_t path_ttl_ns = 1000000000ULL;  // a resolved path is reused this long
     uint64_t miss_ttl_ns = 5000000ULL;     // a miss is remembered this long
     std::shared_ptr<RouteSource> routes;   // default: default_route_source(pin_root)
+    // Where each UDP socket publishes its counters and latency histograms for `oobbpf stats`
+    // (sockstats.h); empty: not published (still kept, see UdpSocket::stats()).
+    std::string stats_dir = default_stats_dir();
+    bool tap_tx = true;  // sent frames go to `oobbpf tap` sessions that ask for them (txtap.h)
     size_t socket_queue = 1024;            // datagrams a socket holds before it drops
     uint32_t tx_headroom = 256;            // headroom of frames from alloc()
 };
@@ -68,6 +74,13 @@ struct Datagram {
     Endpoint remote;      // the sender
     Endpoint local;       // the address and port it was sent to
     bool inband = false;  // came through the in-band socket (the classifier passed it in-band)
+};
+
+// When a sent frame went out: see UdpSocket::enable_tx_timestamps().
+struct TxTimestamp {
+    uint64_t id = 0;            // UdpSocket::last_tx_id() right after its send
+    uint64_t queued_ns = 0;     // put on the TX ring (CLOCK_MONOTONIC, clock.h)
+    uint64_t completed_ns = 0;  // handed back by the TX completion ring: the kernel sent it
 };
 
 struct SocketCounters {
@@ -80,6 +93,8 @@ struct SocketCounters {
     uint64_t tx_errors = 0;  // sends that returned an error
     uint64_t route_misses = 0, neigh_misses = 0, other_dev = 0;
     uint64_t tx_too_big = 0, tx_ring_full = 0;
+    uint64_t tx_completed = 0;
+    uint64_t tx_timestamps_dropped = 0;  // completions the timestamp queue had no room for
 };
 
 struct StackCounters {
@@ -95,6 +110,7 @@ struct StackCounters {
     uint64_t route_misses = 0, neigh_misses = 0, other_dev = 0, no_source = 0;
     uint64_t solicits = 0;
     uint64_t tx_inband = 0, tx_inband_errors = 0, rx_inband = 0;
+    uint64_t tx_tapped = 0, tx_tap_errors = 0;  // sent frames copied to `oobbpf tap`
 };
 
 class Stack {
@@ -114,6 +130,8 @@ class Stack {
     // Takes what the rings hold and delivers it to the sockets; reaps TX completions. Never
     // blocks. Returns the number of frames taken.
     size_t poll();
+    // Reaps the TX completion rings only (send timestamps, frames back to their pools).
+    void complete();
     // Sleeps until a queue has frames, one of extra_fds is readable, or the deadline passes.
     void wait(Deadline dl, const int *extra_fds = nullptr, size_t n_extra = 0);
 
@@ -154,9 +172,17 @@ class Stack {
     StackCounters counters() const { return c_; }
     XskCounters queue_counters() const;  // summed over queues
 
+    // Why sent frames are not tapped (txtap.h), empty when they can be.
+    const std::string &tap_error() const { return tap_ ? tap_->error() : no_tap_; }
+
   private:
     friend class UdpSocket;
     friend class RawSocket;
+    struct Completions : TxCompletionSink {
+        Stack *stack = nullptr;
+        void tx_completed(uint16_t owner, uint64_t id, uint64_t queued_ns,
+                          uint64_t completed_ns) override;
+    };
     struct PathKey {
         uint8_t family, tos;
         uint16_t pad;
@@ -195,6 +221,9 @@ class Stack {
     std::vector<uint8_t> pending_wake_;
     uint16_t ip_id_ = 0;
     StackCounters c_;
+    Completions completions_;
+    std::unique_ptr<TxTap> tap_;
+    std::string no_tap_;
 };
 
 class UdpSocket {
@@ -230,6 +259,20 @@ class UdpSocket {
     // Copies len bytes into a fresh frame and sends it.
     int send_copy(const void *data, size_t len, const Endpoint &to, const IpAddr &from = {});
 
+    // Timestamps of sent frames. Every datagram this socket sends on the oob path gets an id,
+    // 1, 2, 3, ... (last_tx_id() right after send_to() returns 0). With timestamps enabled, each
+    // completed send leaves {id, queued_ns, completed_ns} for tx_timestamps(), in completion
+    // order; the queue keeps up to max, further ones are dropped and counted.
+    // Received datagrams carry theirs in frame.info(): classified_ns (the classifier's stamp,
+    // when the classifier diverted it) and delivered_ns (when recv() handed it over).
+    void enable_tx_timestamps(size_t max = 1024);
+    uint64_t last_tx_id() const { return tx_seq_; }
+    // Takes the timestamps of completed sends (reaping the completion rings first). Never blocks.
+    size_t tx_timestamps(TxTimestamp *out, size_t max);
+    // The socket's latency accounting (also published for `oobbpf stats`, sockstats.h).
+    const SockStatsData &stats() const { return *stats_->data(); }
+    const SockStatsFile &stats_file() const { return *stats_; }
+
     void set_tos(uint8_t tos) { tos_ = tos; }
     void set_mark(uint32_t mark) { mark_ = mark; }
     const SocketCounters &counters() const { return c_; }
@@ -245,6 +288,7 @@ class UdpSocket {
     int send_inband(const Frame &f, const Endpoint &to, const IpAddr &from);
     int build(Frame &f, const Path &p, uint16_t dport, uint32_t &hlen);
     int send_one(Frame &f, const Endpoint &to, const IpAddr &from, bool wake);
+    void tx_completed(uint64_t id, uint64_t queued_ns, uint64_t completed_ns);
 
     Stack *stack_;
     uint16_t port_;
@@ -256,6 +300,10 @@ class UdpSocket {
     size_t head_ = 0, count_ = 0;
     uint32_t spins_ = 0;
     SocketCounters c_;
+    uint64_t tx_seq_ = 0;
+    std::vector<TxTimestamp> ts_q_;  // empty: timestamps off
+    size_t ts_head_ = 0, ts_count_ = 0;
+    std::unique_ptr<SockStatsFile> stats_;
 };
 
 struct RawCounters {

@@ -51,6 +51,17 @@ struct XskCounters {
              kernel_tx_invalid = 0, kernel_tx_ring_empty = 0;  // XDP_STATISTICS
 };
 
+// Told of every completed send that carried an owner (FrameInfo::tx_owner): when it was put on
+// the TX ring and when the completion ring gave it back.
+class TxCompletionSink {
+  public:
+    virtual void tx_completed(uint16_t owner, uint64_t id, uint64_t queued_ns,
+                              uint64_t completed_ns) = 0;
+
+  protected:
+    ~TxCompletionSink() = default;
+};
+
 class XskQueue {
   public:
     explicit XskQueue(const XskConfig &cfg);
@@ -87,6 +98,8 @@ class XskQueue {
     XskCounters counters() const;  // reads the kernel's XDP_STATISTICS too
     // Latency of send -> completion, last and summed, for accounting.
     uint64_t tx_complete_ns_sum() const { return tx_complete_ns_sum_; }
+    // Where completions of owned sends go (nullptr: nowhere).
+    void set_completion_sink(TxCompletionSink *s) { sink_ = s; }
 
   private:
     struct Rings;
@@ -97,7 +110,13 @@ class XskQueue {
     bool zero_copy_ = false;
     std::unique_ptr<Rings> r_;
     std::unique_ptr<FramePool> pool_;
+    struct TxTag {
+        uint64_t id = 0;
+        uint16_t owner = 0;
+    };
     std::vector<uint64_t> queued_;  // per chunk: when it was put on the TX ring
+    std::vector<TxTag> tags_;       // per chunk: whose send it is
+    TxCompletionSink *sink_ = nullptr;
     uint32_t outstanding_tx_ = 0;
     uint32_t rx_off_ = 0;  // where the kernel puts frame data in a chunk
     uint64_t tx_complete_ns_sum_ = 0;
