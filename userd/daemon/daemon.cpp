@@ -190,6 +190,9 @@ Daemon::Daemon(const DaemonOptions &o, const LearnerRegistry &learners,
     for (const auto &w : learner_why_)
         log("  " + w);
 
+    open_tap_maps();
+    clear_taps();
+
     monitor_ = std::make_unique<LinkMonitor>();
     std::vector<std::string> warnings;
     apply({}, true, warnings);
@@ -202,6 +205,8 @@ Daemon::Daemon(const DaemonOptions &o, const LearnerRegistry &learners,
 }
 
 Daemon::~Daemon() {
+    for (const auto &c : conns_)
+        end_taps(c.get());
     conns_.clear();
     listen_.reset();
     unlink(o_.paths.socket.c_str());
@@ -353,6 +358,12 @@ void Daemon::apply(const std::set<std::string> &force, bool rules_changed,
             slots.insert(s);
         }
         d.flags |= w.flags;
+        // The tap bit says whether a session taps the device now (a device that comes back
+        // while its tap runs is tapped again).
+        if (tapped(ifindex))
+            d.flags |= OOB_DEV_TAP;
+        else
+            d.flags &= ~OOB_DEV_TAP;
         d.port_id = w.port_id;
         if (!existed || std::memcmp(&d, &it->second, sizeof(d)) != 0)
             t.put_dev(ifindex, d);
@@ -730,6 +741,10 @@ Response Daemon::handle(const Request &req, const Peer &peer, std::vector<Unique
             r.result = cmd_xsk_unregister(a);
         else if (c == "xsk.show")
             r.result = cmd_xsk_show(a);
+        else if (c == "tap.start")
+            r.result = cmd_tap_start(a, peer, fds);
+        else if (c == "tap.show")
+            r.result = cmd_tap_show(a);
         else if (c == "config.show") {
             a.only({});
             r.result = to_json(cfg_);
@@ -1357,6 +1372,161 @@ json Daemon::cmd_xsk_show(const Args &a) {
     return out;
 }
 
+// ---- taps -------------------------------------------------------------------------------------
+
+void Daemon::open_tap_maps() {
+    for (auto [name, fd] : {std::pair<const char *, UniqueFd *>{OOB_PIN_TAP_SESS, &tap_sess_},
+                            {OOB_PIN_TAP_RINGS, &tap_rings_}}) {
+        const std::string path = o_.paths.pin_root + "/" + name;
+        fd->reset(bpf_obj_get(path.c_str()));
+        if (!*fd) {
+            tap_why_ = "no tap maps (" + path + ": " + std::strerror(errno) + ")";
+            log("taps unavailable: " + tap_why_);
+            return;
+        }
+    }
+}
+
+void Daemon::clear_taps() {
+    if (!tap_why_.empty())
+        return;
+    for (uint32_t i = 0; i < OOB_MAX_TAPS; i++) {
+        oob_tap_sess s{};
+        bpf_map_update_elem(tap_sess_.get(), &i, &s, BPF_ANY);
+        bpf_map_delete_elem(tap_rings_.get(), &i);
+    }
+    for (auto &[ifindex, d] : dump_map<uint32_t, oob_dev>(dp_->maps().devs))
+        if (d.flags & OOB_DEV_TAP) {
+            d.flags &= ~OOB_DEV_TAP;
+            dp_->tables().put_dev(ifindex, d);
+        }
+}
+
+bool Daemon::tapped(uint32_t ifindex) const {
+    return std::any_of(taps_.begin(), taps_.end(),
+                       [&](const auto &t) { return t.second.ifindex == ifindex; });
+}
+
+// OOB_DEV_TAP on while a session taps the device (a count of sessions: several taps of one
+// device share the bit, the last one to end clears it).
+void Daemon::set_tap_flag(uint32_t ifindex) {
+    oob_dev d{};
+    if (bpf_map_lookup_elem(dp_->maps().devs, &ifindex, &d) != 0)
+        return;  // diverts no more: apply() sets the bit if it comes back
+    const uint32_t want = tapped(ifindex) ? (d.flags | OOB_DEV_TAP) : (d.flags & ~OOB_DEV_TAP);
+    if (want == d.flags)
+        return;
+    d.flags = want;
+    dp_->tables().put_dev(ifindex, d);
+}
+
+void Daemon::end_taps(const Conn *c) {
+    std::set<uint32_t> devs;
+    for (auto it = taps_.begin(); it != taps_.end();) {
+        if (it->second.conn != c) {
+            ++it;
+            continue;
+        }
+        // The session entry first: the classifier stops copying for it before its ring goes.
+        uint32_t slot = it->first;
+        oob_tap_sess s{};
+        bpf_map_update_elem(tap_sess_.get(), &slot, &s, BPF_ANY);
+        bpf_map_delete_elem(tap_rings_.get(), &slot);
+        devs.insert(it->second.ifindex);
+        if (o_.verbose)
+            log("tap " + std::to_string(slot) + " on " + it->second.dev + " ended");
+        it = taps_.erase(it);
+    }
+    for (uint32_t ifindex : devs)
+        set_tap_flag(ifindex);
+}
+
+json Daemon::cmd_tap_start(const Args &a, const Peer &peer, std::vector<UniqueFd> &fds) {
+    a.only({"dev", "verdict", "tx"});
+    const std::string dev = a.str("dev");
+    const std::string verdict = a.opt_str("verdict").value_or("all");
+    const bool tx = a.boolean("tx", true);
+    uint32_t mask = 0;
+    if (verdict == "all")
+        mask = (1U << OOB_VERDICT_MAX) - 1;
+    else if (verdict == "divert")
+        mask = 1U << OOB_DIVERT;
+    else if (verdict == "drop")
+        mask = 1U << OOB_DROP;
+    else if (verdict == "pass")
+        mask = 1U << OOB_PASS;
+    else
+        throw Error("verdict must be one of divert, drop, pass, all (got \"" + verdict + "\")");
+    if (!tap_why_.empty())
+        throw Error("taps are unavailable: " + tap_why_);
+    if (!current_)
+        throw Error("tap.start needs a connection to live on");
+    if (fds.empty())
+        throw Error("tap.start needs the session's ring buffer, passed with SCM_RIGHTS");
+    UniqueFd ring = std::move(fds.front());
+    fds.erase(fds.begin());
+
+    const auto links = dump_links();
+    Link l = present(links, dev);
+    if (l.is_vlan()) {
+        auto lower = find_link(links, l.lower);
+        throw Error(dev + " is a VLAN device: its frames are judged on " +
+                    (lower ? lower->name : "its lower device") + ", tap that");
+    }
+    oob_dev d{};
+    if (bpf_map_lookup_elem(dp_->maps().devs, &l.ifindex, &d) != 0 || !(d.flags & OOB_DEV_DIVERT))
+        throw Error(dev + " does not divert: nothing judges its frames (oobbpf port add " + dev +
+                    " or oobbpf divert on " + dev + ")");
+
+    bpf_map_info info{};
+    uint32_t len = sizeof(info);
+    if (bpf_obj_get_info_by_fd(ring.get(), &info, &len) != 0 ||
+        info.type != BPF_MAP_TYPE_RINGBUF || info.max_entries != OOB_TAP_RING_SIZE)
+        throw Error("the descriptor passed is not a BPF ring buffer of " +
+                    std::to_string(OOB_TAP_RING_SIZE) + " bytes");
+
+    uint32_t slot = 0;
+    while (slot < OOB_MAX_TAPS && taps_.count(slot))
+        slot++;
+    if (slot == OOB_MAX_TAPS)
+        throw Error("every tap slot is taken (" + std::to_string(OOB_MAX_TAPS) +
+                    " taps run already)");
+    // Ring, then session, then the device's bit: the classifier never copies into a slot
+    // without its ring. The map holds its own reference to the ring.
+    int rfd = ring.get();
+    if (bpf_map_update_elem(tap_rings_.get(), &slot, &rfd, BPF_ANY) != 0)
+        throw sys_error("insert the ring into " + o_.paths.pin_root + "/" + OOB_PIN_TAP_RINGS,
+                        errno);
+    oob_tap_sess s{l.ifindex, mask, tx ? OOB_TAP_KEEP_TX : 0u, 0, 0, 0};
+    if (bpf_map_update_elem(tap_sess_.get(), &slot, &s, BPF_ANY) != 0) {
+        int err = errno;
+        bpf_map_delete_elem(tap_rings_.get(), &slot);
+        throw sys_error("write the tap session", err);
+    }
+    taps_[slot] = TapSession{l.ifindex, dev, peer.pid, mask, s.flags, current_};
+    set_tap_flag(l.ifindex);
+    if (o_.verbose)
+        log("tap " + std::to_string(slot) + " on " + dev + " for pid " + std::to_string(peer.pid));
+    return {{"slot", slot}, {"dev", dev}, {"ifindex", l.ifindex}, {"verdict", verdict},
+            {"tx", tx}};
+}
+
+json Daemon::cmd_tap_show(const Args &a) {
+    a.only({});
+    json out = json::array();
+    for (const auto &[slot, t] : taps_) {
+        oob_tap_sess s{};
+        bpf_map_lookup_elem(tap_sess_.get(), &slot, &s);
+        out.push_back({{"slot", slot},
+                       {"dev", t.dev},
+                       {"ifindex", t.ifindex},
+                       {"pid", t.pid},
+                       {"copied", s.copied},
+                       {"lost", s.lost}});
+    }
+    return out;
+}
+
 // ---- control socket and the loop ----------------------------------------------------------------
 
 void Daemon::listen_socket() {
@@ -1467,7 +1637,9 @@ bool Daemon::read_conn(Conn &c) {
             Response r;
             try {
                 Request req = parse_request(line);
+                current_ = &c;
                 r = handle(req, c.peer, c.fds);
+                current_ = nullptr;
             } catch (const std::exception &e) {
                 r.ok = false;
                 r.error = e.what();
@@ -1619,9 +1791,12 @@ void Daemon::run() {
                 keep[i] = false;
         }
         std::vector<std::unique_ptr<Conn>> alive;
-        for (size_t i = 0; i < conns_.size(); i++)
+        for (size_t i = 0; i < conns_.size(); i++) {
             if (i >= keep.size() || keep[i])
                 alive.push_back(std::move(conns_[i]));
+            else
+                end_taps(conns_[i].get());  // a tap ends with its client, also a killed one
+        }
         conns_ = std::move(alive);
         if (p[0].revents)
             accept_conn();

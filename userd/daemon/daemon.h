@@ -107,6 +107,22 @@ class Daemon {
                                     std::vector<std::string> &warnings);
     nlohmann::json cmd_xsk_unregister(const Args &a);
     nlohmann::json cmd_xsk_show(const Args &a);
+    nlohmann::json cmd_tap_start(const Args &a, const Peer &p, std::vector<UniqueFd> &fds);
+    nlohmann::json cmd_tap_show(const Args &a);
+
+    // ---- taps (abi.h "Tap sessions"): a session lives as long as the connection that began it
+    struct TapSession {
+        uint32_t ifindex = 0;
+        std::string dev;
+        pid_t pid = 0;
+        uint32_t verdicts = 0, flags = 0;
+        const Conn *conn = nullptr;
+    };
+    void open_tap_maps();
+    void clear_taps();  // at start: no session survives the connections of a previous run
+    void end_taps(const Conn *c);
+    bool tapped(uint32_t ifindex) const;
+    void set_tap_flag(uint32_t ifindex);
 
     // ---- control socket --------------------------------------------------------------------
     void listen_socket();
@@ -139,6 +155,10 @@ class Daemon {
     UniqueFd lock_;
     UniqueFd listen_;
     std::vector<std::unique_ptr<Conn>> conns_;
+    const Conn *current_ = nullptr;  // the connection whose request is being handled
+    std::map<uint32_t, TapSession> taps_;  // by session slot
+    UniqueFd tap_sess_, tap_rings_;
+    std::string tap_why_;  // why taps are unavailable, empty when they work
     time_t started_ = 0;
 };
 
