@@ -61,7 +61,9 @@ json direct_vlans(const daemon::Paths &p);
 json direct_rules(const daemon::Paths &p);  // from the saved configuration, counters from maps
 json direct_status(const daemon::Paths &p);
 json direct_xsks(const daemon::Paths &p);
-json read_stats(const daemon::Paths &p, const json &rules);
+json read_stats(const daemon::Paths &p, const json &rules);  // with "sockets"
+// liboob sockets of this pin root with their latency histograms (liboob/sockstats.h).
+json read_sockets(const daemon::Paths &p);
 json read_routes(const daemon::Paths &p);
 json read_neighs(const daemon::Paths &p);
 
@@ -78,5 +80,16 @@ void print_xsks(const json &j);
 void print_resolved(const json &j);
 
 std::string ifname(uint32_t ifindex);
+
+// ---- tap -------------------------------------------------------------------------------------
+struct TapOptions {
+    std::string dev;
+    std::string write;  // pcapng file, "-" for stdout; empty: text lines
+    uint64_t count = 0;  // 0: until interrupted
+    uint32_t snaplen = 0;  // 0: OOB_TAP_SNAP_MAX
+    std::string verdict = "all";
+};
+// Runs a tap until done; returns the exit status. Throws oobbpf::Error for what stops it early.
+int run_tap(Ctx &c, const TapOptions &o);
 
 }  // namespace oobbpf::cli

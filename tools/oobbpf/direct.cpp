@@ -11,6 +11,8 @@
 #include "metrics.h"
 #include "probes.h"
 
+#include <liboob/sockstats.h>
+
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -268,7 +270,46 @@ json read_stats(const Paths &p, const json &rules) {
                       {"packets", st.packets},
                       {"bytes", st.bytes}});
     }
-    return {{"ports", ports}, {"rules", rs}};
+    return {{"ports", ports}, {"rules", rs}, {"sockets", read_sockets(p)}};
+}
+
+namespace {
+
+// A latency histogram as JSON: count, sum, max, p50/p99/p999 (upper bucket edges) and the
+// non-empty buckets as [upper edge ns, count].
+json hist_json(const oob::LatHist &h) {
+    json buckets = json::array();
+    for (int i = 0; i < oob::kLatBuckets; i++)
+        if (h.bucket[i])
+            buckets.push_back({uint64_t{2} << i, h.bucket[i]});
+    return {{"count", h.count},
+            {"sum_ns", h.sum_ns},
+            {"max_ns", h.max_ns},
+            {"p50_ns", oob::lat_quantile(h, 0.50)},
+            {"p99_ns", oob::lat_quantile(h, 0.99)},
+            {"p999_ns", oob::lat_quantile(h, 0.999)},
+            {"buckets", buckets}};
+}
+
+}  // namespace
+
+json read_sockets(const Paths &p) {
+    json out = json::array();
+    for (const auto &e : oob::read_sock_stats(oob::default_stats_dir(), p.pin_root)) {
+        const oob::SockStatsData &d = e.data;
+        out.push_back({{"pid", d.pid},
+                       {"port", d.port},
+                       {"dev", std::string(d.dev)},
+                       {"ifindex", d.ifindex},
+                       {"queues", d.queues},
+                       {"rx_packets", d.rx_packets},
+                       {"rx_no_stamp", d.rx_no_stamp},
+                       {"tx_packets", d.tx_packets},
+                       {"tx_completed", d.tx_completed},
+                       {"classify_deliver", hist_json(d.classify_deliver)},
+                       {"send_complete", hist_json(d.send_complete)}});
+    }
+    return out;
 }
 
 // ---- learned routes and neighbours -----------------------------------------------------------

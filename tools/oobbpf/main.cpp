@@ -168,7 +168,40 @@ std::string prometheus_of(const json &stats) {
         rc.stats.bytes = r["bytes"];
         rules.push_back(rc);
     }
-    return prometheus_text(ports, rules);
+    std::string text = prometheus_text(ports, rules);
+    // liboob sockets: Prometheus histograms (cumulative buckets, upper edges in seconds).
+    if (!stats.contains("sockets") || stats["sockets"].empty())
+        return text;
+    for (const char *h : {"classify_deliver", "send_complete"}) {
+        const bool rx = std::string(h) == "classify_deliver";
+        const std::string metric = std::string("oobbpf_socket_") + h + "_seconds";
+        text += "# HELP " + metric + " " +
+                (rx ? "Classifier stamp to delivery to the application, per oob socket."
+                    : "Send to TX completion, per oob socket.") +
+                "\n# TYPE " + metric + " histogram\n";
+        for (const auto &s : stats["sockets"]) {
+            const json &x = s[h];
+            const std::string labels = "pid=\"" + std::to_string(s["pid"].get<uint32_t>()) +
+                                       "\",dev=\"" + s["dev"].get<std::string>() + "\",port=\"" +
+                                       std::to_string(s["port"].get<uint32_t>()) + "\"";
+            uint64_t cum = 0;
+            char le[32];
+            for (const auto &b : x["buckets"]) {
+                cum += b[1].get<uint64_t>();
+                snprintf(le, sizeof(le), "%g", b[0].get<double>() / 1e9);
+                text += metric + "_bucket{" + labels + ",le=\"" + le + "\"} " +
+                        std::to_string(cum) + "\n";
+            }
+            // Read while the application runs: keep +Inf at least the last bucket.
+            const uint64_t total = std::max(cum, x["count"].get<uint64_t>());
+            char sum[32];
+            snprintf(sum, sizeof(sum), "%.9f", x["sum_ns"].get<double>() / 1e9);
+            text += metric + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(total) +
+                    "\n" + metric + "_sum{" + labels + "} " + sum + "\n" + metric + "_count{" +
+                    labels + "} " + std::to_string(total) + "\n";
+        }
+    }
+    return text;
 }
 
 }  // namespace
@@ -312,6 +345,23 @@ int main(int argc, char **argv) {
         app.add_subcommand("status", "daemon, kernel features, attach modes, learner, versions");
     CLI::App *xsk = app.add_subcommand("xsk", "oob sockets registered for diverted frames");
     CLI::App *xsk_show = xsk->add_subcommand("show", "list registered AF_XDP sockets");
+
+    // ---- tap ----
+    TapOptions tap_o;
+    CLI::App *tap = app.add_subcommand(
+        "tap",
+        "capture DEV's frames as the classifier judged them (verdict, reason, rule, queue) and "
+        "the frames liboob sends, as pcapng (-w) or text lines");
+    tap->add_option("DEV", tap_o.dev, "a diverting device")->required();
+    tap->add_option("-w", tap_o.write, "write pcapng to FILE (- for stdout) instead of text");
+    tap->add_option("-c", tap_o.count, "stop after COUNT frames");
+    tap->add_option("-s", tap_o.snaplen, "bytes kept per frame (default and most: 2048)")
+        ->check(CLI::Range(14, OOB_TAP_SNAP_MAX));
+    tap->require_subcommand(0, 0);
+    keyword(tap, "verdict", "keep received frames of this verdict: divert, drop, pass, all",
+            tap_o.verdict, "VERDICT")
+        ->get_option("VERDICT")
+        ->check(CLI::IsMember({"divert", "drop", "pass", "all"}));
 
     // ---- demo ----
     CLI::App *demo = app.add_subcommand(
@@ -589,6 +639,8 @@ int main(int argc, char **argv) {
         } else if (*xsk_show) {
             json r = show(c, "xsk.show", json::object(), direct_xsks);
             c.emit(r, [&] { print_xsks(r); });
+        } else if (*tap) {
+            return run_tap(c, tap_o);
         }
         return 0;
     } catch (const std::exception &e) {

@@ -175,6 +175,26 @@ void print_stats(const json &j, const json *prev, double interval_s) {
         }
         r.print(std::cout);
     }
+    if (j.contains("sockets") && !j["sockets"].empty()) {
+        // Latency per oob socket (liboob): classifier stamp -> recv(), send -> TX completion.
+        auto us = [](const json &ns) {
+            char b[32];
+            snprintf(b, sizeof(b), "%.1f", ns.get<double>() / 1000.0);
+            return std::string(b);
+        };
+        std::cout << "\nsockets (latency in us: p50 / p99 / max)\n";
+        Table st({"pid", "dev", "port", "rx", "classify->deliver", "tx", "send->complete"});
+        for (const auto &e : j["sockets"]) {
+            auto h = [&](const json &x) {
+                return x["count"].get<uint64_t>() ? us(x["p50_ns"]) + " / " + us(x["p99_ns"]) +
+                                                        " / " + us(x["max_ns"])
+                                                  : std::string("-");
+            };
+            st.row({str(e, "pid"), str(e, "dev"), str(e, "port"), human(e["rx_packets"]),
+                    h(e["classify_deliver"]), human(e["tx_packets"]), h(e["send_complete"])});
+        }
+        st.print(std::cout);
+    }
 }
 
 void print_routes(const json &j) {
