@@ -7,11 +7,25 @@
 
 #include <atomic>
 #include <cstdio>
+#include <cstdint>
 #include <cstring>
 
 namespace oobbpf::tools {
 
 inline std::atomic<bool> g_stop{false};
+
+// oob-ping asks the echo server where a request's time went at its end: a payload of at least
+// kStampEnd bytes with kStampMagic at kStampMagicOff gets the server's stamps (EchoStamps, host
+// byte order, CLOCK_MONOTONIC of the server) written at kStampOff by oob-echo on the oob path.
+// Zeros there mean the server did not stamp (a kernel socket, another echo server).
+constexpr uint64_t kStampMagic = 0x504d415453424f4fULL;  // "OOBSTAMP"
+constexpr size_t kStampMagicOff = 16, kStampOff = 24, kStampEnd = 48;
+struct EchoStamps {
+    uint64_t classified_ns;  // the server's classifier judged the request
+    uint64_t delivered_ns;   // its recv() handed it to oob-echo
+    uint64_t queued_ns;      // oob-echo sent the reply
+};
+static_assert(kStampOff + sizeof(EchoStamps) == kStampEnd);
 
 inline void on_stop_signals() {
     struct sigaction sa {};

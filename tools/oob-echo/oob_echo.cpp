@@ -87,6 +87,20 @@ int run_oob(const Options &o) {
             }
             n = m;
         }
+        // Stamps asked for by oob-ping (common.h): when the request was judged and delivered,
+        // and when the reply goes out.
+        const uint64_t now = oob::now_ns();
+        for (size_t i = 0; i < n; i++) {
+            oob::Frame &f = d[i].frame;
+            uint64_t magic;
+            if (f.len() < tools::kStampEnd)
+                continue;
+            std::memcpy(&magic, f.data() + tools::kStampMagicOff, 8);
+            if (magic != tools::kStampMagic)
+                continue;
+            const tools::EchoStamps st{f.info().classified_ns, f.info().delivered_ns, now};
+            std::memcpy(f.data() + tools::kStampOff, &st, sizeof(st));
+        }
         echoed += sock->reply_batch(d, n);
     }
 

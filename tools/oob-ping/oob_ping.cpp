@@ -2,12 +2,14 @@
 // oob-ping: UDP ping-pong, one request in flight, over the oob path (liboob on DEV; the
 // classifier must divert the replies, i.e. UDP to --local-port, to this device) or over a plain
 // kernel socket (--kernel). Prints min/p50/p90/p99/p99.9/max of the round-trip time and a
-// histogram; on the oob path also where the reply's time went between the classifier's stamp and
-// the application.
+// histogram; on the oob path also where a round trip's time went: this end's send -> TX
+// completion, the classifier's stamp -> delivery at both ends (the server's when it is oob-echo,
+// which stamps requests of 48 bytes or more: common.h), the server's turnaround, and the rest
+// (wire, kernel, the server's send).
 //
 //   oob-ping --dev DEV --to IP --port N [--local-port P] [--queue Q] [--pin-root P]
 //            [--size BYTES] [--count N] [--warmup N] [--interval-us US] [--timeout-ms MS]
-//            [--wait busy|sleep] [--cpu N] [--histogram] [-j]
+//            [--wait busy|sleep] [--cpu N] [--histogram] [--stamps FILE] [-j]
 //   oob-ping --kernel --to IP --port N [--local-port P] [...]
 #include "common.h"
 
@@ -23,7 +25,9 @@
 
 #include <cstdio>
 #include <cstring>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <thread>
 #include <vector>
 
@@ -33,7 +37,7 @@ using oobbpf::tools::g_stop;
 namespace {
 
 struct Options {
-    std::string dev, to, pin_root = OOB_PIN_ROOT_DEFAULT, wait = "busy";
+    std::string dev, to, pin_root = OOB_PIN_ROOT_DEFAULT, wait = "busy", stamps;
     uint16_t port = 0, local_port = 9000;
     uint32_t queue = 0;
     size_t size = 64;
@@ -42,8 +46,20 @@ struct Options {
     bool kernel = false, histogram = false, json = false;
 };
 
+// One measured round trip's timestamps (CLOCK_MONOTONIC; s_* are the server's, 0 when unknown).
+struct Trip {
+    uint64_t seq = 0, t0 = 0, t1 = 0;
+    uint64_t tx_id = 0, c_queued = 0, c_completed = 0;
+    uint64_t s_classified = 0, s_delivered = 0, s_queued = 0;
+    uint64_t c_classified = 0, c_delivered = 0;
+};
+
 struct Result {
     oob::LatencyRecorder rtt, rx_stack;
+    // Where the time went: this end's send -> completion, the server's classifier -> delivery,
+    // its turnaround (delivery -> reply sent), this end's classifier -> delivery, the rest.
+    oob::LatencyRecorder c_tx, s_rx, s_turn, c_rx, other;
+    std::vector<Trip> trips;
     uint64_t sent = 0, lost = 0, stale = 0;
 };
 
@@ -59,12 +75,56 @@ void fill(uint8_t *p, size_t size, uint64_t seq, uint64_t t0) {
     std::memcpy(p + 8, &t0, 8);
     if (size > 16)
         std::memcpy(p + 16, pattern.data() + 16, size - 16);
+    if (size >= tools::kStampEnd) {
+        // Ask an oob-echo server for its stamps; zeros stay when it gives none.
+        std::memcpy(p + tools::kStampMagicOff, &tools::kStampMagic, 8);
+        std::memset(p + tools::kStampOff, 0, sizeof(tools::EchoStamps));
+    }
 }
 
 uint64_t seq_of(const uint8_t *p) {
     uint64_t s;
     std::memcpy(&s, p, 8);
     return s;
+}
+
+// Splits each round trip into what was measured at both ends; the rest is wire and other.
+// Differences are taken on one host each, so the two ends' clocks need not agree. The server's
+// stamped stretch and this end's receive are disjoint parts of the round trip; the send's
+// completion is not: it overlaps the wire (on veth the peer even receives inside the send), so it
+// is shown beside them and not subtracted.
+void breakdown(Result &r) {
+    for (const Trip &t : r.trips) {
+        uint64_t known = 0;
+        if (t.c_completed >= t.c_queued && t.c_queued)
+            r.c_tx.add(t.c_completed - t.c_queued);
+        if (t.s_classified && t.s_delivered >= t.s_classified) {
+            r.s_rx.add(t.s_delivered - t.s_classified);
+            known += t.s_delivered - t.s_classified;
+        }
+        if (t.s_delivered && t.s_queued >= t.s_delivered) {
+            r.s_turn.add(t.s_queued - t.s_delivered);
+            known += t.s_queued - t.s_delivered;
+        }
+        if (t.c_classified && t.c_delivered >= t.c_classified) {
+            r.c_rx.add(t.c_delivered - t.c_classified);
+            known += t.c_delivered - t.c_classified;
+        }
+        const uint64_t rtt = t.t1 - t.t0;
+        r.other.add(rtt > known ? rtt - known : 0);
+    }
+}
+
+void write_stamps(const std::string &file, const Result &r) {
+    std::ofstream out(file);
+    out << "# seq t0 t1 c_queued c_completed s_classified s_delivered s_queued c_classified "
+           "c_delivered (ns, CLOCK_MONOTONIC; s_* on the server, 0: not measured)\n";
+    for (const Trip &t : r.trips)
+        out << t.seq << ' ' << t.t0 << ' ' << t.t1 << ' ' << t.c_queued << ' ' << t.c_completed
+            << ' ' << t.s_classified << ' ' << t.s_delivered << ' ' << t.s_queued << ' '
+            << t.c_classified << ' ' << t.c_delivered << '\n';
+    if (!out)
+        throw std::runtime_error("cannot write " + file);
 }
 
 void pause_between(const Options &o) {
@@ -87,6 +147,22 @@ int run_oob(const Options &o, Result &r) {
         return 1;
     }
     const oob::Wait wait = o.wait == "sleep" ? oob::Wait::Sleep : oob::Wait::Busy;
+    sock->enable_tx_timestamps(4096);
+    std::map<uint64_t, size_t> pending_tx;  // send id -> trip still waiting for its completion
+    oob::TxTimestamp ts[64];
+    auto take_tx_timestamps = [&] {
+        size_t n;
+        while ((n = sock->tx_timestamps(ts, 64)) != 0)
+            for (size_t k = 0; k < n; k++) {
+                auto it = pending_tx.find(ts[k].id);
+                if (it == pending_tx.end())
+                    continue;
+                Trip &t = r.trips[it->second];
+                t.c_queued = ts[k].queued_ns;
+                t.c_completed = ts[k].completed_ns;
+                pending_tx.erase(it);
+            }
+    };
     oob::Datagram d[8];
     for (uint64_t i = 0; i < o.warmup + o.count && !g_stop; i++) {
         oob::Frame f = stack.alloc(0);
@@ -101,6 +177,7 @@ int run_oob(const Options &o, Result &r) {
             return 1;
         }
         r.sent++;
+        const uint64_t tx_id = sock->last_tx_id();
         const oob::Deadline dl = oob::Deadline::at_ns(t0 + o.timeout_ms * 1000000);
         bool got = false;
         while (!got && !g_stop) {
@@ -116,6 +193,23 @@ int run_oob(const Options &o, Result &r) {
                         const auto &info = d[k].frame.info();
                         if (info.has_meta && info.delivered_ns >= info.classified_ns)
                             r.rx_stack.add(info.delivered_ns - info.classified_ns);
+                        Trip t;
+                        t.seq = i;
+                        t.t0 = t0;
+                        t.t1 = t1;
+                        t.tx_id = tx_id;
+                        if (info.has_meta)
+                            t.c_classified = info.classified_ns;
+                        t.c_delivered = info.delivered_ns;
+                        if (d[k].frame.len() >= tools::kStampEnd) {
+                            tools::EchoStamps st;
+                            std::memcpy(&st, d[k].frame.data() + tools::kStampOff, sizeof(st));
+                            t.s_classified = st.classified_ns;
+                            t.s_delivered = st.delivered_ns;
+                            t.s_queued = st.queued_ns;
+                        }
+                        pending_tx[tx_id] = r.trips.size();
+                        r.trips.push_back(t);
                     }
                 } else {
                     r.stale++;
@@ -125,8 +219,14 @@ int run_oob(const Options &o, Result &r) {
         }
         if (!got && i >= o.warmup)
             r.lost++;
+        take_tx_timestamps();
         pause_between(o);
     }
+    // Completions still on their way: a moment for the last ones.
+    const oob::Deadline dl = oob::Deadline::after_ms(100);
+    while (!pending_tx.empty() && !dl.passed())
+        take_tx_timestamps();
+    breakdown(r);
     return 0;
 }
 
@@ -196,6 +296,14 @@ int run_kernel(const Options &o, Result &r) {
     return 0;
 }
 
+std::vector<std::pair<const char *, const oob::LatencyRecorder *>> parts(const Result &r) {
+    return {{"client send->complete (overlaps)", &r.c_tx},
+            {"server classifier->delivery", &r.s_rx},
+            {"server turnaround", &r.s_turn},
+            {"client classifier->delivery", &r.c_rx},
+            {"wire and other", &r.other}};
+}
+
 void report(const Options &o, const Result &r) {
     const auto s = r.rtt.summary();
     const auto x = r.rx_stack.summary();
@@ -214,6 +322,12 @@ void report(const Options &o, const Result &r) {
                             {"mean_ns", s.mean}};
         if (x.n)
             j["rx_classify_to_app_p50_ns"] = x.p50;
+        for (auto [name, rec] : parts(r)) {
+            const auto p = rec->summary();
+            if (p.n)
+                j["where"][name] = {{"count", p.n}, {"p50_ns", p.p50}, {"p99_ns", p.p99},
+                                    {"max_ns", p.max}, {"mean_ns", p.mean}};
+        }
         std::cout << j.dump() << std::endl;
         return;
     }
@@ -225,6 +339,19 @@ void report(const Options &o, const Result &r) {
     if (x.n)
         std::printf("reply path: classifier stamp -> application p50 %.2f us p99 %.2f us\n",
                     us(x.p50), us(x.p99));
+    if (!o.kernel && s.n) {
+        std::printf("where a round trip's time went (us, p50 / p99 / mean; mean share of rtt; the "
+                    "send's completion overlaps wire and other):\n");
+        for (auto [name, rec] : parts(r)) {
+            const auto p = rec->summary();
+            if (!p.n) {
+                std::printf("  %-30s not measured\n", name);
+                continue;
+            }
+            std::printf("  %-30s %8.2f / %8.2f / %8.2f  %5.1f%%\n", name, us(p.p50), us(p.p99),
+                        p.mean / 1000.0, 100.0 * p.mean / s.mean);
+        }
+    }
     if (o.histogram)
         std::printf("%s", r.rtt.histogram().c_str());
 }
@@ -253,6 +380,8 @@ int main(int argc, char **argv) {
     app.add_flag("--kernel", o.kernel, "a plain kernel UDP socket instead of the oob path");
     app.add_flag("--histogram", o.histogram, "print a histogram of the round-trip times");
     app.add_flag("-j,--json", o.json, "one JSON line");
+    app.add_option("--stamps", o.stamps,
+                   "write each round trip's timestamps to FILE (oob path; one line each)");
     CLI11_PARSE(app, argc, argv);
     if (!o.kernel && o.dev.empty()) {
         std::fprintf(stderr, "oob-ping: --dev is required on the oob path\n");
@@ -270,6 +399,14 @@ int main(int argc, char **argv) {
     } catch (const std::exception &e) {
         std::fprintf(stderr, "oob-ping: %s\n", e.what());
         return 1;
+    }
+    if (!o.stamps.empty()) {
+        try {
+            write_stamps(o.stamps, r);
+        } catch (const std::exception &e) {
+            std::fprintf(stderr, "oob-ping: %s\n", e.what());
+            return 1;
+        }
     }
     report(o, r);
     return r.rtt.size() ? 0 : 1;
