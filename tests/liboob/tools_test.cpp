@@ -8,6 +8,8 @@
 #include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
+#include <cstdio>
+#include <fstream>
 #include <regex>
 #include <sstream>
 
@@ -171,6 +173,81 @@ TEST(OobEchoTool, WireFramesPassTsharkChecksumValidation) {
 
 // oob-ping on the oob path at both ends: the client's classifier diverts the replies (UDP to
 // oob-ping's port) to its socket. And both tools on kernel sockets, the benchmark's baseline.
+// Timestamps through the socket API, as oob-ping records them per round trip (--stamps): at each
+// end the classifier's stamp comes before delivery to the application, the send's queueing before
+// its completion, the server's delivery before its reply; each component fits in the measured
+// round trip; and oob-ping's summary of where the time went adds up to no more than it.
+TEST(OobPingTool, TimestampsAreMonotonicAndFitTheRoundTrip) {
+    OOBBPF_REQUIRE_PRIVILEGE();
+    OobTopology t({kPort});
+    const std::string croot = make_pin_root();
+    const std::string file = "/tmp/" + unique_name("oobt-stamps") + ".txt";
+    {
+        StagedClassifier ccls(croot);
+        ccls.attach(t.client, t.veth.a, 0, 1);
+        ccls.divert_udp({9000});
+        Spawn echo(t.oob.name(), echo_args(t));
+        ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo.log();
+        std::string out =
+            t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --dev " + t.veth.a +
+                           " --pin-root " + croot + " --to " + OobTopology::kOobIp +
+                           " --port 7000 --local-port 9000 --size 64 --count 200"
+                           " --warmup 10 --wait sleep -j --stamps " +
+                           file);
+        auto j = last_json(out);
+        ASSERT_FALSE(j.is_null()) << out;
+        ASSERT_EQ(j["count"], 200) << out;
+        for (const char *part :
+             {"client send->complete (overlaps)", "server classifier->delivery",
+              "server turnaround", "client classifier->delivery", "wire and other"}) {
+            ASSERT_TRUE(j["where"].contains(part)) << part << "\n" << out;
+            EXPECT_EQ(j["where"][part]["count"], 200) << part;
+        }
+        // The disjoint parts add up to the round trip (the send's completion overlaps the wire).
+        double parts = 0;
+        for (auto &[k, v] : j["where"].items())
+            if (k != "client send->complete (overlaps)")
+                parts += v["mean_ns"].get<double>();
+        EXPECT_NEAR(parts, j["mean_ns"].get<double>(), j["mean_ns"].get<double>() * 0.01) << out;
+        EXPECT_EQ(echo.stop(), 0);
+    }
+    remove_pin_root(croot);
+
+    std::ifstream in(file);
+    std::string line;
+    int trips = 0;
+    while (std::getline(in, line)) {
+        if (line.empty() || line[0] == '#')
+            continue;
+        std::istringstream ls(line);
+        uint64_t seq, t0, t1, cq, cc, sc, sd, sq, kc, kd;
+        ASSERT_TRUE(ls >> seq >> t0 >> t1 >> cq >> cc >> sc >> sd >> sq >> kc >> kd) << line;
+        trips++;
+        const uint64_t rtt = t1 - t0;
+        SCOPED_TRACE(line);
+        // Every stamp is there (the server is oob-echo on the oob path, the reply was diverted).
+        for (uint64_t v : {cq, cc, sc, sd, sq, kc, kd})
+            ASSERT_NE(v, 0u);
+        // This end: sent after t0, queued before completed, the reply stamped before delivered,
+        // delivered before t1.
+        EXPECT_LE(t0, cq);
+        EXPECT_LE(cq, cc);
+        EXPECT_LE(kc, kd);
+        EXPECT_LE(kd, t1);
+        // The server (same clock here: both ends on one host): the request judged after it was
+        // sent, delivered after judged, the reply sent after delivery and judged here after that.
+        EXPECT_LE(cq, sc);
+        EXPECT_LE(sc, sd);
+        EXPECT_LE(sd, sq);
+        EXPECT_LE(sq, kc);
+        // Each component fits in the round trip.
+        for (uint64_t part : {cc - cq, sd - sc, sq - sd, kd - kc})
+            EXPECT_LE(part, rtt);
+    }
+    std::remove(file.c_str());
+    EXPECT_EQ(trips, 200);
+}
+
 TEST(OobPingTool, RoundTripsOverTheOobPathAndKernelSockets) {
     OOBBPF_REQUIRE_PRIVILEGE();
     OobTopology t({kPort});
