@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: MIT
 # Every benchmark of the project in one run, each against the baseline it measures in the same
-# run: the classifier (BPF_PROG_TEST_RUN, vs parse + one lookup), route learning (in-band cost,
-# cache vs bpf() lookups) and the oob data path (round trips vs kernel UDP and bare AF_XDP; echo
+# run: the classifier (BPF_PROG_TEST_RUN, vs parse + one lookup; its tap while off vs compiled
+# out), route learning (in-band cost, cache vs bpf() lookups) and the oob data path (round trips vs kernel UDP and bare AF_XDP; echo
 # throughput with the server on one CPU vs kernel UDP echoes).
 # Writes OUT/bench.json (all results), OUT/ratios.txt (the readable table) and OUT/latency.png
 # (round-trip percentile curves, oob vs kernel).
@@ -49,6 +49,7 @@ jq -n --slurpfile c "$out/classifier.json" --slurpfile l "$out/learn.json" --slu
 	jq -r '.classifier.targets | to_entries[] |
 		"classifier \(.key) worst vs baseline   \(.value.worst_ratio*100|round/100)   <= 2 \(if .value.met then "met" else "missed" end)",
 		"classifier \(.key) growth 10->10k     \(.value.growth*100|round/100)   <= 1.2"' "$out/bench.json"
+	jq -r '.classifier.tap_off // empty | "classifier: tap compiled in, off / compiled out  \(.ratio*1000|round/1000)   <= 1.02 \(if .met then "met" else "missed" end)"' "$out/bench.json"
 	jq -r '.learn | "learning: in-band sendto via port on/off      \(.port_sendto.ratio*1000|round/1000)   <= 1.05",
 		"learning: connect+send via port on/off        \(.port_connect_send.ratio*1000|round/1000)   <= 1.05",
 		"learning: cache lookup / bpf() lookup         \(.lookup_ns.ratio*1000|round/1000)   <= 0.2"' "$out/bench.json"
