@@ -2,8 +2,8 @@
 # SPDX-License-Identifier: MIT
 # Every benchmark of the project in one run, each against the baseline it measures in the same
 # run: the classifier (BPF_PROG_TEST_RUN, vs parse + one lookup; its tap while off vs compiled
-# out), route learning (in-band cost, cache vs bpf() lookups) and the oob data path (round trips vs kernel UDP and bare AF_XDP; echo
-# throughput with the server on one CPU vs kernel UDP echoes).
+# out), route learning (in-band cost, cache vs bpf() lookups) and the oob data path (round trips
+# vs kernel UDP and bare AF_XDP; echo throughput with the server on one CPU vs kernel UDP echoes).
 # Writes OUT/bench.json (all results), OUT/ratios.txt (the readable table) and OUT/latency.png
 # (round-trip percentile curves, oob vs kernel).
 #
