@@ -1,11 +1,13 @@
 // SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause)
 /*
- * Not a program: an anchor that puts every ABI type of include/oobbpf/abi.h into BTF, so
- * tests/layout can compare each struct's size and field offsets with what the C++ and kernel
- * compilers see. Add every new ABI struct here.
+ * Not a program: an anchor that puts every ABI type of include/oobbpf/ (abi.h, learn.h,
+ * kmod_ioctl.h) into BTF, so tests/layout can compare each struct's size and field offsets with
+ * what the C++ and kernel compilers see. Add every new ABI struct here.
  */
 #include "vmlinux.h"
 #include <oobbpf/abi.h>
+#include <oobbpf/learn.h>
+#include <oobbpf/kmod_ioctl.h>
 
 struct oob_abi_anchor {
 	struct oob_dev dev;
@@ -27,6 +29,15 @@ struct oob_abi_anchor {
 	struct oob_route route;
 	struct oob_neigh_key neigh_key;
 	struct oob_neigh neigh;
+	/* learn.h */
+	struct oob_cache_state cache_state;
+	struct oob_route_slot route_slot;
+	struct oob_neigh_slot neigh_slot;
+	struct oob_learn_event learn_event;
+	/* kmod_ioctl.h */
+	struct oobk_maps kmod_maps;
+	struct oobk_info kmod_info;
+	struct oobk_port_req kmod_port_req;
 };
 
 struct oob_abi_anchor oob_abi_anchor;

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0-only
 /*
- * /dev/oobbpf: the daemon's control interface (oobbpf_ioctl.h). Every ioctl acts on the caller's
+ * /dev/oobbpf: the daemon's control interface (oobbpf/kmod_ioctl.h). Every ioctl acts on the caller's
  * network namespace and needs CAP_NET_ADMIN there.
  */
 #include <linux/capability.h>
@@ -32,6 +32,8 @@ static int oobk_get_info(struct net *net, struct oobk_info __user *uinfo)
 #else
 	if (oobk_tp_attached())
 		info.flags |= OOBK_INFO_TRACEPOINT;
+	if (oobk_tp6_attached())
+		info.flags |= OOBK_INFO_TRACEPOINT6;
 #endif
 	if (oobk_have_receiver())
 		info.flags |= OOBK_INFO_RECEIVER;

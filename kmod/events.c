@@ -37,7 +37,7 @@ struct oobk_reader {
 	wait_queue_head_t wq;
 	u32 head;		/* next record written */
 	u32 tail;		/* next record read; head == tail: empty */
-	struct oobk_event ring[OOBK_RING];
+	struct oob_learn_event ring[OOBK_RING];
 	struct oobk_recent recent[OOBK_RECENT];
 };
 
@@ -56,7 +56,7 @@ void oobk_event_push(struct net *net, const struct oob_route_key *key, u32 nh_if
 	u64 now = ktime_get_ns();
 	struct oobk_recent *seen;
 	struct oobk_reader *r;
-	struct oobk_event *ev;
+	struct oob_learn_event *ev;
 	unsigned long flags;
 	bool woke;
 
@@ -116,7 +116,7 @@ static struct oobk_reader *oobk_reader_get(struct file *file)
 
 ssize_t oobk_events_read(struct file *file, char __user *buf, size_t count)
 {
-	struct oobk_event batch[OOBK_BATCH];
+	struct oob_learn_event batch[OOBK_BATCH];
 	struct oobk_reader *r = oobk_reader_get(file);
 	size_t n;
 	int err;

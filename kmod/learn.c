@@ -6,22 +6,25 @@
  *
  * Routes: oobk_learn_route4() has the semantics of Dovetail's ip_learn_oob_route(net, flp4, rt):
  * given a complete output decision towards an oob port, record it. On Dovetail kernels the hook
- * calls it directly. On stock kernels a probe on the fib_table_lookup tracepoint only triggers
- * (hooks_stock.c): the tracepoint fires per table the rules consult and before multipath
- * selection, without source address or MTU, so a worker asks the in-band stack for the whole
- * decision (ip_route_output_key() with the flow's selectors, the in-kernel RTM_GETROUTE) and
- * records that. The worker's own lookup fires the tracepoint again; the flow is still marked in
- * flight then, so it is not queued twice; the probe notes which table answered it instead.
+ * calls it directly. On stock kernels probes on the fib_table_lookup and fib6_table_lookup
+ * tracepoints only trigger (hooks_stock.c): the tracepoints fire per table the rules consult and
+ * before multipath selection, without source address or MTU, so a worker asks the in-band stack
+ * for the whole decision (ip_route_output_key() / ip6_route_output() with the flow's selectors,
+ * what RTM_GETROUTE does in the kernel) and records that, with the values RTM_GETROUTE reports
+ * (so the entries equal those of the daemon's learner). The worker's own IPv4 lookup fires the
+ * tracepoint again; the flow is still marked in flight then, so it is not queued twice; the
+ * probe notes which table answered it instead (an IPv6 decision names its table itself).
  *
  * Revalidation: an entry is only looked up again by the in-band stack when an in-band sender
  * uses the flow, and the oob path sends without asking it. So every change of the namespace's
- * IPv4 FIB or rules (FIB notifier) schedules a pass over its entries that asks the stack again
- * and rewrites what changed, or deletes what no longer leads to an oob port.
+ * IPv4 or IPv6 FIB or rules (FIB notifier) schedules a pass over its entries that asks the
+ * stack again and rewrites what changed, or deletes what no longer leads to an oob port.
  *
  * Neighbours: the netevent notifier (NETEVENT_NEIGH_UPDATE) mirrors every valid ARP/ND entry
  * of an oob port device; an entry that stops being valid is removed.
  * Devices: NETDEV_DOWN and NETDEV_UNREGISTER purge the routes and neighbours of the device (and
- * the test-mode rx_handler goes with an unregistered device).
+ * the test-mode rx_handler goes with an unregistered device). In observe mode the entries are
+ * the daemon's: the module writes, revalidates and purges none of them.
  */
 #include <linux/if_arp.h>
 #include <linux/if_vlan.h>
@@ -30,7 +33,11 @@
 #include <linux/workqueue.h>
 #include <net/dst.h>
 #include <net/fib_notifier.h>
+#include <net/addrconf.h>
 #include <net/inet_ecn.h>
+#include <net/ip6_fib.h>
+#include <net/ip6_route.h>
+#include <net/ipv6.h>
 #include <net/neighbour.h>
 #include <net/netevent.h>
 #include <net/route.h>
@@ -133,6 +140,79 @@ void oobk_learn_route4(struct net *net, const struct oob_route_key *key,
 }
 
 /*
+ * The IPv6 flow of a lookup, keyed as the tp_btf learner keys it: tos is the traffic class's
+ * DSCP part (the flow label word is tclass << 20 | label); the label itself only picks a
+ * multipath leg, which the entry does not record.
+ */
+void oobk_route_key6(struct oob_route_key *key, const struct net *net, const struct flowi6 *fl6)
+{
+	memset(key, 0, sizeof(*key));
+	key->netns = net->ns.inum;
+	key->oif = fl6->flowi6_oif;
+	key->mark = fl6->flowi6_mark;
+	key->family = AF_INET6;
+	key->tos = (ntohl(fl6->flowlabel) >> 20) & 0xfc;
+	memcpy(key->dst, &fl6->daddr, sizeof(key->dst));
+	memcpy(key->src, &fl6->saddr, sizeof(key->src));
+}
+
+/*
+ * The entry for IPv6 decision rt of flow key, with what RTM_GETROUTE reports for it (so that it
+ * equals the daemon learner's entry): the table and type of the FIB entry the route came from,
+ * the gateway when the route has one, the preferred source the stack picks for the destination
+ * (the route's own prefsrc, else source address selection on the device; the flow's source when
+ * there is none), the route's MTU metric or else the device's MTU. -ENOENT when it does not lead
+ * to an oob port or is not unicast.
+ */
+static int oobk_route_value6(struct net *net, const struct oob_route_key *key,
+			     const struct rt6_info *rt, struct oob_route *r)
+{
+	const struct net_device *dev = rt->dst.dev;
+	const struct oobk_mapset *m;
+	struct fib6_info *from;
+	struct in6_addr saddr;
+	bool port = false;
+	u32 lower = 0;
+	u16 vid = 0;
+	int err = -ENOENT;
+
+	memset(r, 0, sizeof(*r));
+	rcu_read_lock();
+	m = oobk_maps_rcu(net);
+	if (m && m->map[OOBK_MAP_ROUTES] && dev)
+		port = oobk_port_dev(m, dev, &lower, &vid);
+	from = rcu_dereference(rt->from);
+	if (!port || !from || from->fib6_type != RTN_UNICAST)
+		goto out;
+	r->table = from->fib6_table ? from->fib6_table->tb6_id : 0;
+	if (from->fib6_prefsrc.plen)
+		saddr = from->fib6_prefsrc.addr;
+	else if (ipv6_dev_get_saddr(net, fib6_info_nh_dev(from),
+				    (const struct in6_addr *)key->dst, 0, &saddr))
+		memcpy(&saddr, key->src, sizeof(saddr));
+	err = 0;
+out:
+	rcu_read_unlock();
+	if (err)
+		return err;
+
+	r->oif = dev->ifindex;
+	r->lower_ifindex = lower;
+	r->vid = vid;
+	r->family = AF_INET6;
+	if (rt->rt6i_flags & RTF_GATEWAY) {
+		r->flags |= OOB_ROUTE_GATEWAY;
+		memcpy(r->gw, &rt->rt6i_gateway, sizeof(r->gw));
+	}
+	memcpy(r->prefsrc, &saddr, sizeof(r->prefsrc));
+	r->mtu = dst_metric_raw(&rt->dst, RTAX_MTU) ?: READ_ONCE(dev->mtu);
+	if (r->mtu && !ipv6_addr_any(&saddr))
+		r->flags |= OOB_ROUTE_COMPLETE;
+	r->learned_ns = ktime_get_ns();
+	return 0;
+}
+
+/*
  * Resolutions in flight: the tracepoint fires for our own lookups too; the probe records the
  * table that answered (the last successful table lookup: the rules walk stops there) instead of
  * queueing the flow again.
@@ -221,6 +301,42 @@ static int oobk_decide4(struct net *net, const struct oob_route_key *key, struct
 	return err;
 }
 
+static int oobk_decide6(struct net *net, const struct oob_route_key *key, struct oob_route *r)
+{
+	struct oobk_resolver res;
+	struct dst_entry *dst;
+	struct flowi6 fl6;
+	bool noted;
+	int err;
+
+	memset(&fl6, 0, sizeof(fl6));
+	fl6.flowi6_oif = key->oif;
+	fl6.flowi6_mark = key->mark;
+	fl6.flowlabel = ip6_make_flowinfo(key->tos, 0);
+	memcpy(&fl6.daddr, key->dst, sizeof(fl6.daddr));
+	memcpy(&fl6.saddr, key->src, sizeof(fl6.saddr));
+	noted = oobk_resolver_begin(&res);
+	dst = ip6_route_output(net, NULL, &fl6);
+	if (noted)
+		oobk_resolver_end(&res);
+	err = dst->error;
+	if (!err)
+		err = oobk_route_value6(net, key, container_of(dst, struct rt6_info, dst), r);
+	dst_release(dst);
+	return err;
+}
+
+static int oobk_decide(struct net *net, const struct oob_route_key *key, struct oob_route *r)
+{
+	switch (key->family) {
+	case AF_INET:
+		return oobk_decide4(net, key, r);
+	case AF_INET6:
+		return oobk_decide6(net, key, r);
+	}
+	return -EAFNOSUPPORT;
+}
+
 /* ---- stock kernels: triggered flows, resolved by a worker ---------------------------------- */
 #define OOBK_PENDING 64
 
@@ -272,12 +388,12 @@ out:
 	spin_unlock_irqrestore(&oobk_pending_lock, flags);
 }
 
-static void oobk_resolve4(struct net *net, const struct oob_route_key *key)
+static void oobk_resolve(struct net *net, const struct oob_route_key *key)
 {
 	struct oobk_net *on = oobk_net(net);
 	struct oob_route r;
 
-	if (oobk_decide4(net, key, &r) ||
+	if (oobk_decide(net, key, &r) ||
 	    oobk_write_seq(on, OOBK_MAP_ROUTES, key, &r, offsetof(struct oob_route, seq)))
 		atomic64_inc(&on->routes_failed);
 	else
@@ -306,8 +422,7 @@ static void oobk_learn_fn(struct work_struct *work)
 		key = p->key;
 		spin_unlock_irq(&oobk_pending_lock);
 
-		if (key.family == AF_INET)
-			oobk_resolve4(net, &key);
+		oobk_resolve(net, &key);
 
 		spin_lock_irq(&oobk_pending_lock);
 		p->state = OOBK_P_FREE;
@@ -321,14 +436,14 @@ static void oobk_learn_fn(struct work_struct *work)
 /* ---- revalidation after FIB and rule changes ----------------------------------------------- */
 /* Ask again for flow key: rewrite its entry if the decision changed, delete it if the flow no
  * longer leads to an oob port. false: the entry is gone. */
-static bool oobk_revalidate4(struct oobk_net *on, const struct oob_route_key *key)
+static bool oobk_revalidate(struct oobk_net *on, const struct oob_route_key *key)
 {
 	const struct oobk_mapset *m;
 	const struct oob_route *r;
 	struct oob_route now, cur;
 	bool have = false;
 
-	if (oobk_decide4(on->net, key, &now)) {
+	if (oobk_decide(on->net, key, &now)) {
 		if (!oobk_delete(on, OOBK_MAP_ROUTES, key))
 			atomic64_inc(&on->purged);
 		return false;
@@ -374,8 +489,7 @@ static void oobk_reval_fn(struct work_struct *work)
 		rcu_read_unlock();
 		if (err)
 			break;
-		if (next.netns == on->net->ns.inum && next.family == AF_INET &&
-		    !oobk_revalidate4(on, &next))
+		if (next.netns == on->net->ns.inum && !oobk_revalidate(on, &next))
 			continue; /* deleted: prev's successor is the next candidate */
 		prev = next;
 		have_prev = true;
@@ -389,7 +503,7 @@ static int oobk_fib_event(struct notifier_block *nb, unsigned long event, void *
 	struct oobk_net *on = container_of(nb, struct oobk_net, fib_nb);
 	struct fib_notifier_info *info = ptr;
 
-	if (info->family != AF_INET)
+	if (info->family != AF_INET && info->family != AF_INET6)
 		return NOTIFY_DONE;
 	switch (event) {
 	case FIB_EVENT_ENTRY_REPLACE:
@@ -527,8 +641,18 @@ static void oobk_purge_dev(struct net_device *dev)
 	struct net *net = dev_net(dev);
 	struct oobk_net *on = oobk_net(net);
 	struct oobk_dev_match d = { .netns = net->ns.inum, .ifindex = dev->ifindex };
+	const struct oobk_mapset *m;
+	bool observe;
 	unsigned int n;
 
+	/* OOBK_MAPS_OBSERVE: the entries are the daemon's, and so is their removal (its caches
+	 * and next-hop references go with them). */
+	rcu_read_lock();
+	m = oobk_maps_rcu(net);
+	observe = !m || (m->flags & OOBK_MAPS_OBSERVE);
+	rcu_read_unlock();
+	if (observe)
+		return;
 	n = oobk_purge(on, OOBK_MAP_ROUTES, oobk_route_on, &d);
 	n += oobk_purge(on, OOBK_MAP_NEIGHS, oobk_neigh_on, &d);
 	if (n) {

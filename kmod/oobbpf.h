@@ -4,12 +4,13 @@
  *
  *   maps.c        the maps each network namespace's daemon hands over, and how the module
  *                 reads and writes them
- *   ctl.c         /dev/oobbpf and its ioctls (oobbpf_ioctl.h)
+ *   ctl.c         /dev/oobbpf and its ioctls (oobbpf/kmod_ioctl.h)
  *   classify.c    the classifier core (oobbpf/classify.h) on skbs: netif_deliver_oob()
  *                 semantics, statistics, the companion core's receiver
  *   rx.c          stock kernels: the test-mode rx_handler that drives classify.c
  *   learn.c       route and neighbour entries; netevent and netdevice notifiers
- *   hooks_stock.c stock kernels: the fib_table_lookup tracepoint probe (route trigger)
+ *   hooks_stock.c stock kernels: the fib_table_lookup / fib6_table_lookup tracepoint probes
+ *                 (route trigger)
  *   hooks_dovetail.c  Dovetail kernels: netif_deliver_oob() and ip_learn_oob_route()
  */
 #ifndef OOBBPF_KMOD_H
@@ -26,7 +27,7 @@
 #include <net/netns/generic.h>
 #include <net/route.h>
 #include <oobbpf/abi.h>
-#include "oobbpf_ioctl.h"
+#include <oobbpf/kmod_ioctl.h>
 
 /* The maps of one namespace, replaced as a whole (RCU) when the daemon hands a new set. */
 struct oobk_mapset {
@@ -136,6 +137,7 @@ bool oobk_have_receiver(void);
 bool oobk_port_dev(const struct oobk_mapset *m, const struct net_device *dev, u32 *lower,
 		   u16 *vid);
 void oobk_route_key4(struct oob_route_key *key, const struct net *net, const struct flowi4 *fl4);
+void oobk_route_key6(struct oob_route_key *key, const struct net *net, const struct flowi6 *fl6);
 void oobk_learn_route4(struct net *net, const struct oob_route_key *key,
 		       const struct flowi4 *fl4, const struct rtable *rt, u32 table);
 void oobk_route_trigger(struct net *net, const struct oob_route_key *key);
@@ -161,6 +163,7 @@ void oobk_rx_exit(void);
 int oobk_tp_init(void);
 void oobk_tp_exit(void);
 bool oobk_tp_attached(void);
+bool oobk_tp6_attached(void);
 #else
 /* hooks_dovetail.c: the kernel calls the route hook; there is no tracepoint to attach. */
 void oobk_dovetail_init(void);
@@ -176,6 +179,11 @@ static inline void oobk_tp_exit(void)
 }
 
 static inline bool oobk_tp_attached(void)
+{
+	return false;
+}
+
+static inline bool oobk_tp6_attached(void)
 {
 	return false;
 }

@@ -24,8 +24,8 @@ lay_out() {
 	rm -rf "$dst"
 	mkdir -p "$dst/include/oobbpf"
 	cp "$kmod"/{oobbpf_main.c,maps.c,ctl.c,events.c,classify.c,learn.c,hooks_dovetail.c} "$dst/"
-	cp "$kmod"/{oobbpf.h,oobbpf_ioctl.h,oobbpf_kapi.h} "$dst/"
-	cp "$top"/include/oobbpf/{abi.h,parse.h,classify.h} "$dst/include/oobbpf/"
+	cp "$kmod"/{oobbpf.h,oobbpf_kapi.h} "$dst/"
+	cp "$top"/include/oobbpf/{abi.h,learn.h,kmod_ioctl.h,parse.h,classify.h} "$dst/include/oobbpf/"
 	cat >"$dst/Kconfig" <<'KCONFIG'
 # SPDX-License-Identifier: GPL-2.0-only
 config OOBBPF

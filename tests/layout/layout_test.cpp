@@ -3,6 +3,8 @@
 // BPF objects carry (clang -target bpf). Built a second time with OOBBPF_LAYOUT_SKEW, which
 // shifts a member in the C++ view only; that build must fail (CTest WILL_FAIL).
 #include <oobbpf/abi.h>
+#include <oobbpf/kmod_ioctl.h>
+#include <oobbpf/learn.h>
 
 #include <bpf/btf.h>
 #include <bpf/libbpf.h>
@@ -73,6 +75,27 @@ const std::map<std::string, Layout> &cxx_layouts() {
           M(oob_neigh_key, pad), M(oob_neigh_key, addr)),
         S(oob_neigh, M(oob_neigh, mac), M(oob_neigh, state), M(oob_neigh, updated_ns),
           M(oob_neigh, seq), M(oob_neigh, pad)),
+        // learn.h
+        S(oob_cache_state, M(oob_cache_state, magic), M(oob_cache_state, version),
+          M(oob_cache_state, route_slots), M(oob_cache_state, neigh_slots),
+          M(oob_cache_state, route_gen), M(oob_cache_state, neigh_gen),
+          M(oob_cache_state, writer_pid), M(oob_cache_state, netns), M(oob_cache_state, pad)),
+        S(oob_route_slot, M(oob_route_slot, seq), M(oob_route_slot, state),
+          M(oob_route_slot, key), M(oob_route_slot, route)),
+        S(oob_neigh_slot, M(oob_neigh_slot, seq), M(oob_neigh_slot, state),
+          M(oob_neigh_slot, key), M(oob_neigh_slot, neigh), M(oob_neigh_slot, pad)),
+        S(oob_learn_event, M(oob_learn_event, key), M(oob_learn_event, nh_ifindex),
+          M(oob_learn_event, table), M(oob_learn_event, ts_ns)),
+        // kmod_ioctl.h
+        S(oobk_maps, M(oobk_maps, size), M(oobk_maps, version), M(oobk_maps, abi_version),
+          M(oobk_maps, flags), M(oobk_maps, fd), M(oobk_maps, bad_role), M(oobk_maps, pad)),
+        S(oobk_info, M(oobk_info, size), M(oobk_info, version), M(oobk_info, abi_version),
+          M(oobk_info, flags), M(oobk_info, maps), M(oobk_info, rx_ports),
+          M(oobk_info, routes_learned), M(oobk_info, routes_failed), M(oobk_info, learn_dropped),
+          M(oobk_info, neighs_updated), M(oobk_info, neighs_removed), M(oobk_info, purged),
+          M(oobk_info, rx_frames), M(oobk_info, rx_diverted)),
+        S(oobk_port_req, M(oobk_port_req, size), M(oobk_port_req, version),
+          M(oobk_port_req, ifindex), M(oobk_port_req, flags)),
     };
     return l;
 }

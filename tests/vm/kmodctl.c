@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: MIT
 /*
- * oobbpf-kmodctl: the test driver of the kernel bridge's ioctl interface (kmod/oobbpf_ioctl.h),
+ * oobbpf-kmodctl: the test driver of the kernel bridge's ioctl interface (include/oobbpf/kmod_ioctl.h),
  * run inside the test VM. It creates and pins maps from BPF objects (no program is loaded, so
  * no verifier time), writes the few entries a test needs in the layouts of oobbpf/abi.h, hands
  * the maps to the module, checks every way a request can be wrong, sends raw frames, and prints
@@ -33,6 +33,7 @@
 #include <bpf/libbpf.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <linux/capability.h>
 #include <linux/if_ether.h>
 #include <linux/if_packet.h>
@@ -49,7 +50,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "oobbpf_ioctl.h"
+#include <oobbpf/kmod_ioctl.h>
 
 static const char *const role_pin[OOBK_MAP_COUNT] = {
 	[OOBK_MAP_CONFIG] = OOB_PIN_CONFIG,	    [OOBK_MAP_DEVS] = OOB_PIN_DEVS,
@@ -224,7 +225,7 @@ static int cmd_events(int argc, char **argv)
 	int forget = argc > 2 && !strcmp(argv[2], "forget");
 	struct pollfd p = { .fd = fd, .events = POLLIN };
 	char b1[INET6_ADDRSTRLEN], b2[INET6_ADDRSTRLEN];
-	struct oobk_event ev[16];
+	struct oob_learn_event ev[16];
 
 	/* The first poll() makes this file a reader of its namespace. */
 	if (poll(&p, 1, 0) < 0)
@@ -246,8 +247,8 @@ static int cmd_events(int argc, char **argv)
 			const struct oob_route_key *k = &ev[i].key;
 
 			printf("event dst=%s src=%s oif_key=%u mark=%u tos=%u nh=%u table=%u\n",
-			       inet_ntop(AF_INET, k->dst, b1, sizeof(b1)),
-			       inet_ntop(AF_INET, k->src, b2, sizeof(b2)), k->oif, k->mark, k->tos,
+			       inet_ntop(k->family, k->dst, b1, sizeof(b1)),
+			       inet_ntop(k->family, k->src, b2, sizeof(b2)), k->oif, k->mark, k->tos,
 			       ev[i].nh_ifindex, ev[i].table);
 			fflush(stdout);
 			if (forget && ioctl(fd, OOBK_IOC_FORGET, k))
@@ -273,10 +274,11 @@ static int cmd_info(void)
 
 	if (get_info(fd, &info))
 		die("OOBK_IOC_GET_INFO: %s", strerror(errno));
-	printf("abi=%u flags=0x%x tracepoint=%d dovetail=%d receiver=%d maps=0x%x rx_ports=%u\n",
+	printf("abi=%u flags=0x%x tracepoint=%d tracepoint6=%d dovetail=%d receiver=%d maps=0x%x "
+	       "rx_ports=%u\n",
 	       info.abi_version, info.flags, !!(info.flags & OOBK_INFO_TRACEPOINT),
-	       !!(info.flags & OOBK_INFO_DOVETAIL), !!(info.flags & OOBK_INFO_RECEIVER), info.maps,
-	       info.rx_ports);
+	       !!(info.flags & OOBK_INFO_TRACEPOINT6), !!(info.flags & OOBK_INFO_DOVETAIL),
+	       !!(info.flags & OOBK_INFO_RECEIVER), info.maps, info.rx_ports);
 	printf("routes_learned=%llu routes_failed=%llu learn_dropped=%llu neighs_updated=%llu "
 	       "neighs_removed=%llu purged=%llu rx_frames=%llu rx_diverted=%llu\n",
 	       (unsigned long long)info.routes_learned, (unsigned long long)info.routes_failed,
@@ -487,11 +489,6 @@ static int cmd_rstats(char **argv)
 	return 0;
 }
 
-static const char *ip4(const __be32 *a, char *buf)
-{
-	return inet_ntop(AF_INET, a, buf, INET6_ADDRSTRLEN);
-}
-
 static const char *ip_any(int family, const __be32 *a, char *buf)
 {
 	return inet_ntop(family, a, buf, INET6_ADDRSTRLEN);
@@ -510,8 +507,9 @@ static int cmd_routes(char **argv)
 		if (!bpf_map_lookup_elem(fd, &k, &r))
 			printf("dst=%s src=%s oif_key=%u mark=%u tos=%u netns=%u -> oif=%u lower=%u "
 			       "vid=%u gw=%s prefsrc=%s mtu=%u table=%u flags=0x%x seq=%u\n",
-			       ip4(k.dst, b1), ip4(k.src, b2), k.oif, k.mark, k.tos, k.netns, r.oif,
-			       r.lower_ifindex, r.vid, ip4(r.gw, b3), ip4(r.prefsrc, b4), r.mtu,
+			       ip_any(k.family, k.dst, b1), ip_any(k.family, k.src, b2), k.oif, k.mark,
+			       k.tos, k.netns, r.oif, r.lower_ifindex, r.vid, ip_any(k.family, r.gw, b3),
+			       ip_any(k.family, r.prefsrc, b4), r.mtu,
 			       r.table, r.flags, r.seq);
 		keep = k;
 		prev = &keep;
@@ -685,13 +683,81 @@ static void drop_net_admin(void)
 		die("capset: %s", strerror(errno));
 }
 
+/* In a child: may this process do anything with the module through fd? 0: all refused (EPERM).
+ * req: a valid request, its map fds opened before the privileges went. */
+static int all_refused(int fd, struct oobk_maps *req)
+{
+	struct oobk_port_req pr = { .size = sizeof(pr), .version = OOBK_IOCTL_VERSION, .ifindex = 1 };
+	struct oob_learn_event ev;
+	struct oob_route_key key;
+	struct oobk_info info;
+	int refused = 0;
+
+	refused += ioctl(fd, OOBK_IOC_SET_MAPS, req) && errno == EPERM;
+	refused += ioctl(fd, OOBK_IOC_CLEAR_MAPS) && errno == EPERM;
+	memset(&info, 0, sizeof(info));
+	info.size = sizeof(info);
+	info.version = OOBK_IOCTL_VERSION;
+	refused += ioctl(fd, OOBK_IOC_GET_INFO, &info) && errno == EPERM;
+	refused += ioctl(fd, OOBK_IOC_RX_ATTACH, &pr) && errno == EPERM;
+	refused += ioctl(fd, OOBK_IOC_RX_DETACH, &pr) && errno == EPERM;
+	memset(&key, 0, sizeof(key));
+	refused += ioctl(fd, OOBK_IOC_FORGET, &key) && errno == EPERM;
+	refused += read(fd, &ev, sizeof(ev)) < 0 && errno == EPERM;
+	return refused == 7 ? 0 : 1;
+}
+
+static void expect_refused(const char *what, int fd, const char *dir, void (*drop)(void))
+{
+	struct oobk_maps req;
+	pid_t pid;
+	int st;
+
+	maps_req(&req, dir, 0);
+	pid = fork();
+	if (pid < 0)
+		die("fork: %s", strerror(errno));
+	if (!pid) {
+		drop();
+		_exit(all_refused(fd, &req));
+	}
+	waitpid(pid, &st, 0);
+	for (int i = 0; i < OOBK_MAP_SLOTS; i++)
+		if (req.fd[i] >= 0)
+			close(req.fd[i]);
+	if (WIFEXITED(st) && !WEXITSTATUS(st)) {
+		printf("ok %s: every request refused: %s\n", what, strerror(EPERM));
+	} else {
+		printf("FAIL %s: a request went through\n", what);
+		failures++;
+	}
+}
+
+/* An unprivileged user holding a descriptor root opened (leaked, or passed over a socket):
+ * the uid change clears every capability. Its own open() is refused by the node's mode. */
+static void become_nobody(void)
+{
+	if (setgroups(0, NULL) || setresgid(65534, 65534, 65534) || setresuid(65534, 65534, 65534))
+		die("drop to uid 65534: %s", strerror(errno));
+	if (open(OOBK_DEV_PATH, O_RDWR) >= 0 || errno != EACCES)
+		die("uid 65534 opened %s (or failed otherwise: %s)", OOBK_DEV_PATH, strerror(errno));
+}
+
 static int cmd_negative(char **argv)
 {
-	int fd = ctl_fd(), devnull = open("/dev/null", O_RDONLY);
+	int fd = ctl_fd(), devnull = open("/dev/null", O_RDONLY), pipefd[2], regular;
 	struct oobk_maps req;
 	struct oobk_info info, before;
 	const char *dir = argv[0];
-	int ret, bad;
+	char tmpl[] = "/tmp/kmodctl-XXXXXX";
+	int ret;
+
+	if (pipe(pipefd))
+		die("pipe: %s", strerror(errno));
+	regular = mkstemp(tmpl);
+	if (regular < 0)
+		die("mkstemp: %s", strerror(errno));
+	unlink(tmpl);
 
 	if (get_info(fd, &before))
 		die("GET_INFO: %s", strerror(errno));
@@ -703,11 +769,15 @@ static int cmd_negative(char **argv)
 		ret = ioctl(fd, OOBK_IOC_SET_MAPS, &req);                                     \
 		expect(what, ret, want_errno, req.bad_role, want_role);                       \
 		for (int i_ = 0; i_ < OOBK_MAP_SLOTS; i_++)                                   \
-			if (req.fd[i_] >= 0 && req.fd[i_] != devnull)                         \
+			if (req.fd[i_] >= 0 && req.fd[i_] != devnull &&                       \
+			    req.fd[i_] != pipefd[0] && req.fd[i_] != regular)                 \
 				close(req.fd[i_]);                                            \
 	} while (0)
 
 	TRY("size", EINVAL, OOBK_BAD_REQUEST, req.size = sizeof(req) - 8);
+	TRY("size_larger", EINVAL, OOBK_BAD_REQUEST, req.size = sizeof(req) + 8);
+	TRY("size_zero", EINVAL, OOBK_BAD_REQUEST, req.size = 0);
+	TRY("version_zero", EPROTO, OOBK_BAD_REQUEST, req.version = 0);
 	TRY("version", EPROTO, OOBK_BAD_REQUEST, req.version = OOBK_IOCTL_VERSION + 1);
 	TRY("abi_version", EPROTO, OOBK_BAD_REQUEST, req.abi_version = OOB_ABI_VERSION + 1);
 	TRY("flags", EINVAL, OOBK_BAD_REQUEST, req.flags = 0x80);
@@ -716,9 +786,20 @@ static int cmd_negative(char **argv)
 	TRY("negative_fd", EBADF, OOBK_MAP_PORTS, (close(req.fd[OOBK_MAP_PORTS]), req.fd[OOBK_MAP_PORTS] = -5));
 	TRY("closed_fd", EBADF, OOBK_MAP_PORTS, (close(req.fd[OOBK_MAP_PORTS]), req.fd[OOBK_MAP_PORTS] = 1000));
 	TRY("not_a_map", EINVAL, OOBK_MAP_VLANS, (close(req.fd[OOBK_MAP_VLANS]), req.fd[OOBK_MAP_VLANS] = devnull));
+	TRY("not_a_map_pipe", EINVAL, OOBK_MAP_RULES, (close(req.fd[OOBK_MAP_RULES]), req.fd[OOBK_MAP_RULES] = pipefd[0]));
+	TRY("not_a_map_file", EINVAL, OOBK_MAP_ROUTES, (close(req.fd[OOBK_MAP_ROUTES]), req.fd[OOBK_MAP_ROUTES] = regular));
+	TRY("not_a_map_ctl", EINVAL, OOBK_MAP_NEIGHS, (close(req.fd[OOBK_MAP_NEIGHS]), req.fd[OOBK_MAP_NEIGHS] = dup(fd)));
+	/* Right key and value sizes, wrong type: an array where a hash is expected and back. */
 	TRY("map_type", EINVAL, OOBK_MAP_DEVS,
 	    (close(req.fd[OOBK_MAP_DEVS]),
 	     req.fd[OOBK_MAP_DEVS] = make_map(BPF_MAP_TYPE_ARRAY, 4, sizeof(struct oob_dev), 4)));
+	TRY("map_type_hash_for_array", EINVAL, OOBK_MAP_CONFIG,
+	    (close(req.fd[OOBK_MAP_CONFIG]),
+	     req.fd[OOBK_MAP_CONFIG] = make_map(BPF_MAP_TYPE_HASH, 4, sizeof(struct oob_config), 4)));
+	TRY("map_type_percpu", EINVAL, OOBK_MAP_PORTS,
+	    (close(req.fd[OOBK_MAP_PORTS]),
+	     req.fd[OOBK_MAP_PORTS] = make_map(BPF_MAP_TYPE_PERCPU_HASH, sizeof(struct oob_port_key),
+					       sizeof(struct oob_port), 4)));
 	TRY("key_size", EINVAL, OOBK_MAP_DEVS,
 	    (close(req.fd[OOBK_MAP_DEVS]),
 	     req.fd[OOBK_MAP_DEVS] = make_map(BPF_MAP_TYPE_HASH, 8, sizeof(struct oob_dev), 4)));
@@ -742,6 +823,10 @@ static int cmd_negative(char **argv)
 	info.version = 99;
 	ret = ioctl(fd, OOBK_IOC_GET_INFO, &info);
 	expect("info_version", ret, EPROTO, 0, (__u32)-2);
+	info.version = OOBK_IOCTL_VERSION;
+	info.size = sizeof(info) - 8;
+	ret = ioctl(fd, OOBK_IOC_GET_INFO, &info);
+	expect("info_size", ret, EINVAL, 0, (__u32)-2);
 	{
 		struct oobk_port_req pr = { .size = sizeof(pr), .version = OOBK_IOCTL_VERSION,
 					    .ifindex = 0x7fffffff };
@@ -752,30 +837,26 @@ static int cmd_negative(char **argv)
 		pr.flags = 1;
 		ret = ioctl(fd, OOBK_IOC_RX_ATTACH, &pr);
 		expect("attach_flags", ret, EINVAL, 0, (__u32)-2);
+		pr.flags = 0;
+		pr.size = sizeof(pr) + 4;
+		ret = ioctl(fd, OOBK_IOC_RX_ATTACH, &pr);
+		expect("attach_size", ret, EINVAL, 0, (__u32)-2);
+		pr.size = sizeof(pr);
+		pr.version = OOBK_IOCTL_VERSION + 1;
+		ret = ioctl(fd, OOBK_IOC_RX_DETACH, &pr);
+		expect("detach_version", ret, EPROTO, 0, (__u32)-2);
 	}
-
-	/* Without CAP_NET_ADMIN: refused, whatever the request. */
 	{
-		pid_t pid = fork();
-		int st;
+		/* A reader's buffer must hold one whole record. */
+		struct oob_learn_event ev;
 
-		if (!pid) {
-			drop_net_admin();
-			maps_req(&req, dir, 0);
-			ret = ioctl(fd, OOBK_IOC_SET_MAPS, &req);
-			bad = ret && errno == EPERM;
-			ret = ioctl(fd, OOBK_IOC_CLEAR_MAPS);
-			bad = bad && ret && errno == EPERM;
-			_exit(bad ? 0 : 1);
-		}
-		waitpid(pid, &st, 0);
-		if (WIFEXITED(st) && !WEXITSTATUS(st)) {
-			printf("ok no_cap_net_admin: %s\n", strerror(EPERM));
-		} else {
-			printf("FAIL no_cap_net_admin: a request went through without CAP_NET_ADMIN\n");
-			failures++;
-		}
+		ret = read(fd, &ev, sizeof(ev) - 1) < 0 ? -1 : 0;
+		expect("read_short_buffer", ret, EINVAL, 0, (__u32)-2);
 	}
+
+	/* Without CAP_NET_ADMIN: refused, whatever the request, on a descriptor opened with it. */
+	expect_refused("no_cap_net_admin", fd, dir, drop_net_admin);
+	expect_refused("unprivileged_uid", fd, dir, become_nobody);
 
 	/* None of that changed what the module holds. */
 	if (get_info(fd, &info) || info.maps != before.maps) {

@@ -2,6 +2,7 @@
 // Adapter from the learning library (learner.h) to the daemon's learner seam. The learner runs
 // its own thread (rtnetlink monitor, tracepoint events, revalidation), so the daemon has no fds
 // to poll for it; resolve() blocks the caller for at most kResolveWait while a next hop resolves.
+// The daemon's `auto` takes the first back-end that starts in registration order.
 #include "daemon_learners.h"
 
 #include "error.h"
@@ -80,10 +81,14 @@ std::vector<std::string> cleanup(const daemon::Paths &p) {
 
 }  // namespace
 
+// Registered in the order `--learner auto` tries them (auto_order()): with the module loaded
+// (oobbpf.ko, /dev/oobbpf) the kmod back-end comes first, so loading the module is all it takes
+// to learn through it; `oobbpf status` and the daemon's log name the back-end that runs, and why
+// the ones before it did not start.
 void register_learners(daemon::LearnerRegistry &r) {
-    for (const char *name : {"tp_btf", "kmod", "netlink"})
-        r.add(name, [backend = std::string(name)](const daemon::LearnerContext &ctx) {
-            return std::make_unique<DaemonLearner>(ctx, backend);
+    for (const std::string &name : auto_order())
+        r.add(name, [name](const daemon::LearnerContext &ctx) {
+            return std::make_unique<DaemonLearner>(ctx, name);
         });
     r.add_cleanup(cleanup);
 }

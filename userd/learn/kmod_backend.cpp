@@ -2,7 +2,7 @@
 #include "kmod_backend.h"
 
 #include "error.h"
-#include "oobbpf_ioctl.h"
+#include <oobbpf/kmod_ioctl.h>
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
@@ -68,7 +68,7 @@ class KmodBackend : public Backend {
     int event_fd() const override { return fd_; }
 
     void poll(Sink &sink) override {
-        oobk_event ev[64];
+        oob_learn_event ev[64];
         for (;;) {
             ssize_t n = read(fd_, ev, sizeof(ev));
             if (n < 0 && errno == EINTR)
@@ -110,6 +110,16 @@ class KmodBackend : public Backend {
 
 std::unique_ptr<Backend> make_kmod_backend(const MapFds &classifier, const BackendContext &ctx) {
     return std::make_unique<KmodBackend>(classifier, ctx);
+}
+
+bool kmod_loaded() {
+    return access(OOBK_DEV_PATH, F_OK) == 0;
+}
+
+std::vector<std::string> auto_order() {
+    if (kmod_loaded())
+        return {"kmod", "tp_btf", "netlink"};
+    return {"tp_btf", "kmod", "netlink"};
 }
 
 KmodFactory kmod_factory(const MapFds &classifier) {

@@ -9,6 +9,8 @@
 #include "bpf_tables.h"
 
 #include <memory>
+#include <string>
+#include <vector>
 
 namespace oobbpf::learn {
 
@@ -22,5 +24,13 @@ std::unique_ptr<Backend> make_kmod_backend(const MapFds &classifier, const Backe
 
 // A KmodFactory for Config::kmod over the classifier's maps.
 KmodFactory kmod_factory(const MapFds &classifier);
+
+// Is the module loaded (its device there)? Then "auto" tries kmod before tp_btf: whoever loads
+// oobbpf.ko wants its route hook (on Dovetail kernels the only one that sees every decision).
+bool kmod_loaded();
+
+// The order "auto" tries the back-ends in: kmod, tp_btf, netlink with the module loaded;
+// tp_btf, kmod, netlink without.
+std::vector<std::string> auto_order();
 
 }  // namespace oobbpf::learn

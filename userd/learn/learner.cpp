@@ -3,6 +3,7 @@
 
 #include "error.h"
 #include "fd.h"
+#include "kmod_backend.h"
 #include "rtnl.h"
 #include "store.h"
 
@@ -636,8 +637,7 @@ struct Learner::Impl : Sink {
         }
         const bool probe = cfg.backend == "auto";
         const std::vector<std::string> order =
-            probe ? std::vector<std::string>{"tp_btf", "kmod", "netlink"}
-                  : std::vector<std::string>{cfg.backend};
+            probe ? auto_order() : std::vector<std::string>{cfg.backend};
         notes.clear();
         for (const auto &name : order) {
             try {

@@ -9,7 +9,8 @@
 // entries when routes, rules, addresses, links or neighbours change.
 //
 //   Learner l(cfg);          // cfg: pin root, oob ports, back-end choice
-//   l.start();               // probes tp_btf -> kmod -> netlink; l.backend() says which runs
+//   l.start();               // probes tp_btf -> kmod -> netlink (kmod first when the module
+//                            // is loaded); l.backend() says which runs
 //   l.resolve(rq);           // `oobbpf route resolve DST [from SRC] [mark M] [tos T] [oif DEV]`
 //   l.set_ports(ports);      // ports added or removed at run time
 //   l.stop();                // links detached, maps stay pinned (the oob path keeps reading)
@@ -34,8 +35,9 @@ namespace oobbpf::learn {
 
 struct Config {
     std::string pin_root = OOB_PIN_ROOT_DEFAULT;
-    // "auto" probes tp_btf, kmod, netlink in this order and takes the first that starts;
-    // naming one of them starts exactly that one or fails.
+    // "auto" probes tp_btf, kmod, netlink in this order (kmod first when the module is loaded:
+    // auto_order() in kmod_backend.h) and takes the first that starts; naming one of them
+    // starts exactly that one or fails.
     std::string backend = "auto";
     std::vector<PortDev> ports;
     // The network namespace to learn in, as a path (/run/netns/NAME, /proc/PID/ns/net); empty:

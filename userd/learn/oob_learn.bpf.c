@@ -20,7 +20,7 @@
 #include <bpf/bpf_tracing.h>
 #include <bpf/bpf_core_read.h>
 #include <bpf/bpf_endian.h>
-#include "learn_abi.h"
+#include <oobbpf/learn.h>
 
 #define LOOPBACK_IFINDEX 1 /* output lookups carry it as the input interface */
 #define AF_INET 2

@@ -3,10 +3,10 @@
 //
 // The learner keeps, next to the pinned `routes` and `neighs` hash maps (bpftool's view), the same
 // entries in open-addressed tables inside BPF_F_MMAPABLE arrays (`route_cache`, `neigh_cache`,
-// `cache_state` under the pin root; layout in learn_abi.h). A reader maps them read-only once and
+// `cache_state` under the pin root; layout in oobbpf/learn.h). A reader maps them read-only once and
 // then looks entries up with plain loads: no system call, no lock, no allocation.
 //
-// Consistency rule (learn_abi.h has the details): every slot is a seqlock, entries never move
+// Consistency rule (oobbpf/learn.h has the details): every slot is a seqlock, entries never move
 // while the table is in use, and a generation counter tells a true miss from a miss that raced
 // with an insertion or a removal. So a lookup returns
 //   hit   a (key, value) pair that was the learner's current entry at some instant during the
@@ -20,7 +20,7 @@
 // output device) that was decided (learned from traffic) or resolved (Learner::resolve).
 #pragma once
 
-#include "learn_abi.h"
+#include <oobbpf/learn.h>
 
 #include <sys/types.h>
 
@@ -46,7 +46,7 @@ inline void cpu_relax() {
 
 // Word-wise relaxed atomic copies: a concurrent writer is then a race on atomics, which the
 // seqlock check resolves, rather than undefined behaviour. Sizes are multiples of 8 (asserted
-// in learn_abi.h) and slots are 8-byte aligned.
+// in oobbpf/learn.h) and slots are 8-byte aligned.
 template <class T>
 inline void load_words(T *dst, const T *src) {
     static_assert(sizeof(T) % 8 == 0 || sizeof(T) % 4 == 0);

@@ -13,7 +13,7 @@
 
 namespace oobbpf::learn {
 
-// The writer's side of one cache table (single writer; see learn_abi.h for the protocol).
+// The writer's side of one cache table (single writer; see oobbpf/learn.h for the protocol).
 template <class T>
 class CacheWriter {
   public:

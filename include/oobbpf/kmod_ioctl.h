@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * The kernel bridge's control interface: ioctls on the misc device /dev/oobbpf. Shared by the
- * module and user space (the daemon's kmod back-end, tests); same rules as oobbpf/abi.h:
+ * The kernel bridge's control interface: ioctls on the misc device /dev/oobbpf (kmod/). Shared
+ * by the module and user space (the daemon's kmod back-end, tests); same rules as oobbpf/abi.h:
  * fixed-width types, explicit padding, asserted sizes, numbers that are only ever appended.
+ * tests/layout checks the structs against the BTF of bpf/abi_anchor.bpf.c.
  *
  * Every request starts with its own size and OOBK_IOCTL_VERSION; the module refuses a request
  * whose size, version, ABI version or reserved fields it does not know (EINVAL / EPROTO), so an
@@ -10,12 +11,15 @@
  * CAP_NET_ADMIN in the caller's network namespace, and act on that namespace: each namespace has
  * its own set of maps, as it has its own daemon.
  */
-#ifndef OOBBPF_IOCTL_H
-#define OOBBPF_IOCTL_H
+#ifndef OOBBPF_KMOD_IOCTL_H
+#define OOBBPF_KMOD_IOCTL_H
 
-#include <linux/types.h>
-#include <linux/ioctl.h>
 #include <oobbpf/abi.h>
+#include <oobbpf/learn.h>
+#ifndef __VMLINUX_H__
+/* The request numbers; the BPF side (the layout anchor) only needs the layouts. */
+#include <linux/ioctl.h>
+#endif
 
 #define OOBK_DEV_PATH "/dev/oobbpf"
 #define OOBK_IOCTL_VERSION 1
@@ -50,7 +54,7 @@
  *
  * OOBK_MAPS_OBSERVE: the daemon's learner writes routes and neighs itself (and revalidates
  * them); the module only reports the flows the in-band stack decided towards oob ports, as
- * struct oobk_event records read() from /dev/oobbpf, skipping flows that have an entry in the
+ * struct oob_learn_event records read() from /dev/oobbpf, skipping flows that have an entry in the
  * routes map. Without it the module writes both maps (and revalidates routes) itself.
  */
 #define OOBK_MAPS_OBSERVE (1U << 0)
@@ -64,13 +68,14 @@ struct oobk_maps {
 	__u32 bad_role;		/* out */
 	__u32 pad;
 };
-OOB_STATIC_ASSERT(sizeof(struct oobk_maps) == 88, "oobk_maps size");
+OOB_ASSERT_SIZE(oobk_maps, 88);
 #define OOBK_BAD_REQUEST 0xffffffffU
 
 /* OOBK_IOC_GET_INFO: what the module does in the caller's namespace. */
 #define OOBK_INFO_TRACEPOINT (1U << 0)	/* stock route hook: fib_table_lookup probe attached */
 #define OOBK_INFO_DOVETAIL (1U << 1)	/* built into a Dovetail kernel: the real hooks */
 #define OOBK_INFO_RECEIVER (1U << 2)	/* a companion core registered a receiver */
+#define OOBK_INFO_TRACEPOINT6 (1U << 3)	/* stock route hook: fib6_table_lookup probe attached */
 
 struct oobk_info {
 	__u32 size;		/* in: sizeof(struct oobk_info) */
@@ -88,7 +93,7 @@ struct oobk_info {
 	__u64 rx_frames;	/* out: frames judged by the skb path */
 	__u64 rx_diverted;	/* out: frames a receiver took */
 };
-OOB_STATIC_ASSERT(sizeof(struct oobk_info) == 88, "oobk_info size");
+OOB_ASSERT_SIZE(oobk_info, 88);
 
 /*
  * OOBK_IOC_RX_ATTACH / OOBK_IOC_RX_DETACH (test mode on stock kernels): run the classifier on
@@ -103,22 +108,16 @@ struct oobk_port_req {
 	__u32 ifindex;		/* in the caller's namespace */
 	__u32 flags;		/* none defined: 0 */
 };
-OOB_STATIC_ASSERT(sizeof(struct oobk_port_req) == 16, "oobk_port_req size");
+OOB_ASSERT_SIZE(oobk_port_req, 16);
 
 /*
- * read() on /dev/oobbpf (OOBK_MAPS_OBSERVE): whole records, as many as fit; blocks unless
- * O_NONBLOCK; poll()/epoll for readability. Each open file that reads is a reader of the
- * namespace it was opened in. A flow is reported once per second at most, and again after
- * OOBK_IOC_FORGET. Records lost to a full queue are counted in oobk_info.learn_dropped.
- * The layout is that of the tp_btf learner's events (oob_learn_event), so both feed one sink.
+ * read() on /dev/oobbpf (OOBK_MAPS_OBSERVE): whole struct oob_learn_event records
+ * (oobbpf/learn.h: the layout of the tp_btf learner's events, so both feed one sink), as many as
+ * fit; blocks unless O_NONBLOCK; poll()/epoll for readability. Each open file that reads is a
+ * reader of the namespace it was opened in. A flow is reported once per second at most, and
+ * again after OOBK_IOC_FORGET. Records lost to a full queue are counted in
+ * oobk_info.learn_dropped. IPv4 and IPv6 flows alike (key.family).
  */
-struct oobk_event {
-	struct oob_route_key key;	/* the flow, as it was decided */
-	__u32 nh_ifindex;	/* the oob port the table lookup found */
-	__u32 table;		/* the table that answered (0: unknown) */
-	__u64 ts_ns;		/* CLOCK_MONOTONIC */
-};
-OOB_STATIC_ASSERT(sizeof(struct oobk_event) == 64, "oobk_event size");
 
 #define OOBK_IOC_MAGIC 0xbb
 #define OOBK_IOC_SET_MAPS _IOWR(OOBK_IOC_MAGIC, 1, struct oobk_maps)
@@ -129,4 +128,4 @@ OOB_STATIC_ASSERT(sizeof(struct oobk_event) == 64, "oobk_event size");
 /* The flow's entry went away: report it again when it is next decided (this file only). */
 #define OOBK_IOC_FORGET _IOW(OOBK_IOC_MAGIC, 6, struct oob_route_key)
 
-#endif /* OOBBPF_IOCTL_H */
+#endif /* OOBBPF_KMOD_IOCTL_H */

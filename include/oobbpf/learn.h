@@ -1,16 +1,16 @@
 /* SPDX-License-Identifier: (GPL-2.0-only OR BSD-2-Clause) */
 /*
- * Layouts of route and neighbour learning that are not in include/oobbpf/abi.h yet: the
- * lock-free cache tables the oob send path reads (shared with oob processes through bpffs, so
- * they are ABI and belong in abi.h), and the learner's private BPF <-> daemon records (the
- * tracepoint events and the port filter).
+ * Layouts of route and neighbour learning beyond the routes and neighs maps of abi.h: the
+ * lock-free cache tables the oob send path reads (shared with oob processes through bpffs), and
+ * the record of a decided flow that a learner back-end hands the daemon's learner (the tp_btf
+ * programs through their ring buffer, the kernel module through read() on /dev/oobbpf).
  *
- * Compiled by clang -target bpf (after vmlinux.h), by the C++ code and, for the cache tables,
- * by any other writer (the kernel module). Same rules as abi.h: fixed-width types, explicit
- * padding, asserted sizes.
+ * Compiled by clang -target bpf (after vmlinux.h), by Kbuild and by the C++ code. Same rules as
+ * abi.h: fixed-width types, explicit padding, asserted sizes; tests/layout checks every struct
+ * here against the BTF of bpf/abi_anchor.bpf.c.
  */
-#ifndef OOBBPF_LEARN_ABI_H
-#define OOBBPF_LEARN_ABI_H
+#ifndef OOBBPF_LEARN_H
+#define OOBBPF_LEARN_H
 
 #include <oobbpf/abi.h>
 
@@ -76,7 +76,8 @@ OOB_ASSERT_SIZE(oob_neigh_slot, 64);
  * The slot a key hashes to: 32-bit words of the key mixed with the murmur3 64-bit finalizer.
  * Every writer and reader must compute the same value, so this is part of the layout.
  */
-static inline __u32 oob_cache_hash(const __u32 *w, unsigned int words) {
+static inline __u32 oob_cache_hash(const __u32 *w, unsigned int words)
+{
     __u64 h = 0x9e3779b97f4a7c15ULL ^ words;
     unsigned int i;
 
@@ -116,4 +117,4 @@ OOB_ASSERT_SIZE(oob_learn_event, 64);
 #define OOB_LS_THROTTLED 2 /* same unknown flow again within the throttle interval */
 #define OOB_LS_MAX 4
 
-#endif /* OOBBPF_LEARN_ABI_H */
+#endif /* OOBBPF_LEARN_H */
