@@ -1,7 +1,8 @@
 # SPDX-License-Identifier: MIT
 # Guest script: route and neighbour learning on a stock kernel. Output route lookups towards oob
-# ports (ip route get, real traffic) trigger the fib_table_lookup probe; the module asks the
-# stack for the whole decision and writes the routes map; ARP/ND changes land in the neighs map;
+# ports (ip route get, real traffic) trigger the fib_table_lookup and fib6_table_lookup probes;
+# the module asks the stack for the whole decision and writes the routes map (IPv4 and IPv6);
+# ARP/ND changes land in the neighs map;
 # a device that goes down or away has its entries purged. Policy routing is honoured because
 # the stack decided: the entry is keyed by the flow (destination, source, mark, tos, oif).
 . /test/files/kmod_lib.sh
@@ -80,6 +81,33 @@ vt_check kmod_route_refreshed vt_wait 5 route_has 'dst=10.9.1.1 src=0.0.0.0 oif_
 
 # bpftool reads the same entries (field names from the maps' BTF).
 vt_match kmod_routes_bpftool '"prefsrc": \[' bpftool map dump pinned "$PIN/routes"
+
+# IPv6, from the fib6_table_lookup probe: the same entries, with what RTM_GETROUTE reports
+# (source address selection for prefsrc, the FIB entry's table), revalidated the same way.
+ip addr add fd00:1::1/64 dev va nodad
+ip addr add fd00:2::1/64 dev va.42 nodad
+ip -n peer addr add fd00:1::254/64 dev vb nodad
+ip -6 route add 2001:db8:9::/48 via fd00:1::254 dev va
+ip -6 rule add fwmark 7 table 100
+ip -6 route add 2001:db8:9::/48 dev va.42 table 100
+ip -6 route get 2001:db8:9::1 >/dev/null
+vt_check kmod_route6_learned vt_wait 5 route_has 'dst=2001:db8:9::1 '
+vt_match kmod_route6_gateway "^dst=2001:db8:9::1 src=:: oif_key=0 mark=0 tos=0 netns=[0-9]+ -> oif=$VA lower=$VA vid=0 gw=fd00:1::254 prefsrc=fd00:1::1 mtu=1500 table=254 flags=0x3 seq=0\$" oobbpf-kmodctl routes "$PIN"
+ip -6 route get 2001:db8:9::1 mark 7 >/dev/null
+vt_check kmod_route6_policy vt_wait 5 route_has 'dst=2001:db8:9::1 .* mark=7 '
+vt_match kmod_route6_policy_entry "^dst=2001:db8:9::1 src=:: oif_key=0 mark=7 tos=0 netns=[0-9]+ -> oif=$VLAN lower=$VA vid=42 gw=:: prefsrc=fd00:2::1 mtu=1500 table=100 flags=0x2 seq=0\$" oobbpf-kmodctl routes "$PIN"
+ip -6 route get fd00:1::7 from fd00:1::1 >/dev/null
+vt_check kmod_route6_onlink_src vt_wait 5 route_has 'dst=fd00:1::7 src=fd00:1::1 .* gw=:: prefsrc=fd00:1::1 mtu=1500 table=254 flags=0x2 '
+ip -6 route replace 2001:db8:9::/48 via fd00:1::253 dev va
+vt_check kmod_route6_revalidated vt_wait 5 route_has 'dst=2001:db8:9::1 src=:: oif_key=0 mark=0 .* gw=fd00:1::253 .* seq=2$'
+# Without the rule, the marked flow takes the main table: rewritten; without the route: gone.
+ip -6 rule del fwmark 7 table 100
+vt_check kmod_route6_rule_change vt_wait 5 route_has "dst=2001:db8:9::1 src=:: oif_key=0 mark=7 tos=0 netns=[0-9]* -> oif=$VA lower=$VA vid=0 gw=fd00:1::253 .* table=254 "
+ip -6 route del 2001:db8:9::/48 via fd00:1::253 dev va
+vt_check kmod_route6_route_gone vt_wait 5 sh -c "! oobbpf-kmodctl routes $PIN | grep -q 'dst=2001:db8:9::1 '"
+ip -6 route get 2001:db8:42::1 >/dev/null # no route: nothing learned
+sleep 0.3
+vt_check_fails kmod_route6_no_route route_has 'dst=2001:db8:42::1 '
 
 # ---- neighbours -----------------------------------------------------------------------------
 neigh_has() {

@@ -37,3 +37,16 @@ oob_maps_alive() {
 no_oob_maps() {
 	[ "$(oob_maps_alive)" -eq 0 ]
 }
+
+# fails_with ERE CMD...: CMD fails and says why in words matching ERE (the errno's text).
+fails_with() {
+	_fw_pat=$1
+	shift
+	if "$@" >/tmp/fw.out 2>&1; then
+		cat /tmp/fw.out
+		echo "succeeded, expected a failure"
+		return 1
+	fi
+	cat /tmp/fw.out
+	grep -Eq -- "$_fw_pat" /tmp/fw.out
+}

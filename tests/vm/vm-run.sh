@@ -210,6 +210,9 @@ for tool in ip bpftool xdp-loader ethtool tc; do
 	[ -n "$p" ] || die "host tool '$tool' missing"
 	add_exe "$(readlink -f "$p")" "/usr/sbin/$tool"
 done
+# util-linux's setpriv (busybox's cannot drop from the bounding set or change uids): tests run
+# commands without CAP_NET_ADMIN or as an unprivileged user with it. Before busybox's links.
+add_exe "$(readlink -f "$(command -v setpriv || echo /usr/bin/setpriv)")" /usr/bin/setpriv
 # libxdp finds its dispatcher (and xsk default program) here at run time.
 libxdp_objs=/usr/lib/x86_64-linux-gnu/bpf
 if [ -d "$libxdp_objs" ]; then
