@@ -174,6 +174,7 @@ TEST(TapCli, PcapngToTsharkHoldsDivertedAndSentFramesAndStatsShowTheSocket) {
     for (const auto &l : lines_of(ss.str())) {
         if (l.find("dir=tx") != std::string::npos) {
             tx++;
+            EXPECT_NE(l.find("oobbpf port=1 queue=0 dir=tx"), std::string::npos) << l;
             EXPECT_NE(l.find(";7000;"), std::string::npos) << "a reply from port 7000: " << l;
         } else {
             rx++;

@@ -42,7 +42,7 @@ Stack::Stack(StackConfig cfg) : cfg_(std::move(cfg)), udp_(65536, nullptr) {
     routes_ = cfg_.routes ? cfg_.routes : default_route_source(cfg_.pin_root);
     completions_.stack = this;
     if (cfg_.tap_tx)
-        tap_ = std::make_unique<TxTap>(cfg_.pin_root, lower_.ifindex);
+        tap_ = std::make_unique<TxTap>(cfg_.pin_root, lower_.ifindex, vid());
     else
         no_tap_ = "tap_tx is off in the stack's configuration";
 

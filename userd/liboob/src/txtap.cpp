@@ -13,8 +13,16 @@
 
 namespace oobbpf::oob {
 
-TxTap::TxTap(const std::string &pin_root, uint32_t ifindex)
+TxTap::TxTap(const std::string &pin_root, uint32_t ifindex, uint16_t vid)
     : pin_root_(pin_root), ifindex_(ifindex) {
+    // The port's id, as the classifier's copies of received frames carry it.
+    const std::string ports = pin_root + "/" + OOB_PIN_PORTS;
+    if (UniqueFd pfd(bpf_obj_get(ports.c_str())); pfd) {
+        oob_port_key k{ifindex, vid, 0};
+        oob_port p{};
+        if (bpf_map_lookup_elem(pfd.get(), &k, &p) == 0)
+            port_id_ = p.port_id;
+    }
     const std::string path = pin_root + "/" + OOB_PIN_TAP_SESS;
     UniqueFd fd(bpf_obj_get(path.c_str()));
     if (!fd) {
@@ -74,7 +82,7 @@ void TxTap::copy(const uint8_t *frame, uint32_t len, uint32_t queue) {
         errors_++;
         return;
     }
-    oob_tap_tx_meta m{ifindex_, queue, 0, 0};
+    oob_tap_tx_meta m{ifindex_, queue, port_id_, 0};
     buf_.resize(sizeof(m) + len);
     std::memcpy(buf_.data(), &m, sizeof(m));
     std::memcpy(buf_.data() + sizeof(m), frame, len);

@@ -23,7 +23,9 @@ class TxTap {
   public:
     TxTap() = default;
     // Maps <pin_root>/tap_sess; without it (no daemon yet, an older one) the tap stays off.
-    TxTap(const std::string &pin_root, uint32_t ifindex);
+    // ifindex: where frames leave (the lower device); vid: the port's VLAN (0 untagged), which
+    // with ifindex names the port whose id the copies carry.
+    TxTap(const std::string &pin_root, uint32_t ifindex, uint16_t vid = 0);
     ~TxTap();
     TxTap(const TxTap &) = delete;
     TxTap &operator=(const TxTap &) = delete;
@@ -48,7 +50,7 @@ class TxTap {
   private:
     bool load();
     std::string pin_root_;
-    uint32_t ifindex_ = 0;
+    uint32_t ifindex_ = 0, port_id_ = 0;
     oob_tap_sess *sess_ = nullptr;
     oob_tap_tx *skel_ = nullptr;
     bool load_failed_ = false;
