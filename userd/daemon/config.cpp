@@ -42,8 +42,11 @@ json to_json(const Config &c) {
     j["vlans"] = vlans;
     j["rules"] = c.rules;
     json sels = json::object();
-    for (const auto &[name, s] : c.selectors)
+    for (const auto &[name, s] : c.selectors) {
         sels[name] = {{"file", s.file}, {"section", s.section}};
+        if (s.prog_id)
+            sels[name]["prog_id"] = s.prog_id;
+    }
     j["selectors"] = sels;
     return j;
 }
@@ -84,7 +87,8 @@ Config config_from_json(const json &j) {
         c.rules = member("rules", true);
         for (const auto &[name, s] : member("selectors", false).items())
             c.selectors[name] =
-                SelectorConf{s.at("file").get<std::string>(), s.value("section", std::string())};
+                SelectorConf{s.at("file").get<std::string>(), s.value("section", std::string()),
+                             s.value("prog_id", 0u)};
     } catch (const json::exception &e) {
         throw bad(e.what());
     }

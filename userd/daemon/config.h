@@ -8,7 +8,7 @@
 //    "ports":{"eth0":{"id":1},"eth0.42":{"id":2}},            oob ports and their stable port ids
 //    "vlans":[{"vid":42,"dev":"eth0","id":3},{"vid":7,"id":4}], VLAN sets (no dev: the global set)
 //    "rules":[{...rules::to_json...}],
-//    "selectors":{"eth0":{"file":"/path/f.o","section":"xdp.frags"}}}
+//    "selectors":{"eth0":{"file":"/path/f.o","section":"xdp.frags","prog_id":42}}}
 #pragma once
 
 #include <nlohmann/json.hpp>
@@ -44,6 +44,11 @@ struct VlanConf {
 struct SelectorConf {
     std::string file;
     std::string section;
+    // The program that was installed from file when this was saved (0: not known). A daemon
+    // killed between a replacement's slot swap and its save leaves another program in the slot
+    // than the configuration names; at start, a slot whose program is not this one is loaded
+    // again from file, so what runs is what the configuration says.
+    uint32_t prog_id = 0;
     bool operator==(const SelectorConf &) const = default;
 };
 

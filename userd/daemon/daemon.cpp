@@ -416,17 +416,21 @@ void Daemon::apply(const std::set<std::string> &force, bool rules_changed,
     }
 
     // Selectors: (re)loaded from their files where the configuration has one and the device has
-    // none (a device that came back, pins that were removed). The load command comes this way.
+    // none (a device that came back, pins that were removed), or has another program than the
+    // one saved (a replacement cut short between its swap and its save). The load command comes
+    // this way.
     if (selectors_) {
-        for (const auto &[name, s] : cfg_.selectors) {
+        for (auto &[name, s] : cfg_.selectors) {
             auto l = find_link(links, name);
             if (!l || problems_.count(name))
                 continue;
             try {
-                if (!selectors_->show(name)) {
+                auto installed = selectors_->show(name);
+                if (!installed || (s.prog_id && installed->value("prog_id", 0u) != s.prog_id)) {
                     std::string details;
                     try {
-                        selectors_->load(name, s.file, s.section, &details);
+                        s.prog_id = selectors_->load(name, s.file, s.section, &details)
+                                        .value("prog_id", 0u);
                     } catch (const Error &) {
                         details_ = details;  // the verifier's whole log, for `-v`
                         throw;
@@ -1210,7 +1214,7 @@ json Daemon::cmd_load(const Args &a, std::vector<std::string> &w) {
             details_ = details;
             throw;
         }
-        cfg_.selectors[dev] = SelectorConf{file, section};
+        cfg_.selectors[dev] = SelectorConf{file, section, res.value("prog_id", 0u)};
         save();
         return res;
     }
