@@ -132,6 +132,10 @@ scenario() {
 	cli_neighs >"/tmp/$b.neighs1"
 
 	# Changes: the learner revalidates (gateways), mirrors (neighbours), purges (device gone).
+	# The new gateways are known neighbours: no ARP/ND solicitations (and their own route
+	# lookups) on a schedule of their own.
+	ip neigh replace 10.1.0.253 dev va lladdr 02:00:00:00:00:fd nud permanent
+	ip -6 neigh replace fd00:1::253 dev va lladdr 02:00:00:00:00:fd nud permanent
 	ip route replace 10.9.0.0/16 via 10.1.0.253 dev va
 	ip -6 route replace 2001:db8:9::/48 via fd00:1::253 dev va
 	ip neigh replace 10.1.0.254 dev va lladdr 02:00:00:00:00:fe nud permanent
@@ -158,6 +162,8 @@ scenario() {
 	wait "$dpid"
 	ip route replace 10.9.0.0/16 via 10.1.0.254 dev va
 	ip -6 route replace 2001:db8:9::/48 via fd00:1::254 dev va
+	ip neigh del 10.1.0.253 dev va
+	ip -6 neigh del fd00:1::253 dev va
 	rm -f "$PIN/routes" "$PIN/neighs" "$PIN/route_cache" "$PIN/neigh_cache" "$PIN/cache_state"
 }
 
