@@ -10,7 +10,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cmath>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -23,11 +25,13 @@ uint64_t lat_quantile(const LatHist &h, double q) {
         total += h.bucket[i];
     if (!total)
         return 0;
-    const auto want = static_cast<uint64_t>(q * static_cast<double>(total));
+    // Nearest rank: the ceil(q * total)-th sample (at least the first).
+    auto rank = static_cast<uint64_t>(std::ceil(q * static_cast<double>(total)));
+    rank = std::max<uint64_t>(rank, 1);
     uint64_t seen = 0;
     for (int i = 0; i < kLatBuckets; i++) {
         seen += h.bucket[i];
-        if (seen > want || seen == total)
+        if (seen >= rank)
             return std::min<uint64_t>(uint64_t{2} << i, h.max_ns ? h.max_ns : uint64_t{2} << i);
     }
     return h.max_ns;

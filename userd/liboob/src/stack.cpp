@@ -404,12 +404,18 @@ int Stack::transmit(Frame &f, bool wake) {
         return rc;
     }
     const uint32_t len = f.len();
-    const uint8_t *bytes = f.data();  // the kernel only reads the chunk once it is on the ring
+    const uint8_t *bytes = f.data();  // stays readable: only a later alloc() reuses the chunk
     if (queues_[qi]->tx(&f, 1, wake) != 1) {
         c_.tx_ring_full++;
         return -EAGAIN;
     }
+    // A send that woke the kernel may be complete already (copy mode sends inside the wake-up):
+    // reaping now makes the completion time the send's, not the next poll's.
+    if (wake)
+        queues_[qi]->complete();
     // With no tap of this device asking for sent frames, this is a few loads of a mapped page.
+    // After the reaping, so that a tap's copy never counts in the send's completion time; the
+    // chunk is back in the pool but untouched: nothing takes from the pool before this copy.
     if (tap_ && tap_->wanted()) {
         const uint64_t before = tap_->errors();
         tap_->copy(bytes, len, queues_[qi]->queue());
@@ -418,10 +424,6 @@ int Stack::transmit(Frame &f, bool wake) {
         else
             c_.tx_tapped++;
     }
-    // A send that woke the kernel may be complete already (copy mode sends inside the wake-up):
-    // reaping now makes the completion time the send's, not the next poll's.
-    if (wake)
-        queues_[qi]->complete();
     if (!wake)
         pending_wake_[qi] = 1;
     c_.tx_frames++;
