@@ -345,10 +345,10 @@ void report(const Options &o, const Result &r) {
         for (auto [name, rec] : parts(r)) {
             const auto p = rec->summary();
             if (!p.n) {
-                std::printf("  %-30s not measured\n", name);
+                std::printf("  %-34s not measured\n", name);
                 continue;
             }
-            std::printf("  %-30s %8.2f / %8.2f / %8.2f  %5.1f%%\n", name, us(p.p50), us(p.p99),
+            std::printf("  %-34s %8.2f / %8.2f / %8.2f  %5.1f%%\n", name, us(p.p50), us(p.p99),
                         p.mean / 1000.0, 100.0 * p.mean / s.mean);
         }
     }
