@@ -8,6 +8,7 @@
 #include <bpf/libbpf.h>
 #include <grp.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include <xdp/libxdp.h>
 
@@ -122,6 +123,11 @@ int main(int argc, char **argv) {
             return cleanup(o.paths, purge, learners);
         if (geteuid() != 0)
             throw Error("oobbpfd needs root (CAP_BPF, CAP_NET_ADMIN, CAP_SYS_ADMIN)");
+        // Whatever umask it was started with, nothing the daemon makes is writable by others:
+        // a pin directory open to all would let anyone unpin (detach) the classifier, a socket
+        // directory open to all would let anyone put a socket of their own in the daemon's place.
+        // Stricter masks are kept; the admitted group gets the socket by an explicit chmod.
+        umask(umask(0) | 022);
         Daemon d(o, learners, make_selector_loader(o.paths));
         d.run();
         return 0;
