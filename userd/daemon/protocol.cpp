@@ -31,9 +31,24 @@ std::string type_name(const json &j) {
     }
 }
 
-json parse_json_line(std::string_view line, const char *what) {
+// Requests nest a few levels (the deepest, a port range in a rule set: args.rules[].dport.lo,
+// is 4). A line nested a hundred thousand levels deep is valid JSON that costs the
+// single-threaded daemon tens of milliseconds to build and free, during which good requests wait:
+// nesting past this is refused while parsing, at the first level too deep.
+constexpr int kMaxDepth = 32;
+
+json parse_json_line(std::string_view line, const char *what, bool limit_depth = false) {
     try {
-        return json::parse(line);
+        if (!limit_depth)
+            return json::parse(line);
+        return json::parse(line, [what](int depth, json::parse_event_t ev, json &) {
+            if ((ev == json::parse_event_t::object_start ||
+                 ev == json::parse_event_t::array_start) &&
+                depth >= kMaxDepth)
+                throw Error(std::string("malformed ") + what + ": nested deeper than " +
+                            std::to_string(kMaxDepth) + " levels");
+            return true;
+        });
     } catch (const json::parse_error &e) {
         // nlohmann's message starts with "[json.exception.parse_error.101] parse error at ...".
         std::string m = e.what();
@@ -48,7 +63,7 @@ json parse_json_line(std::string_view line, const char *what) {
 Request parse_request(std::string_view line) {
     if (line.size() > kMaxLine)
         throw Error("request too long (more than " + std::to_string(kMaxLine) + " bytes)");
-    json j = parse_json_line(line, "request");
+    json j = parse_json_line(line, "request", true);
     if (!j.is_object())
         throw Error("malformed request: expected a JSON object, got " + type_name(j));
     for (auto &[k, v] : j.items())
