@@ -210,8 +210,7 @@ TEST(TapCli, PcapngToTsharkHoldsDivertedAndSentFramesAndStatsShowTheSocket) {
     EXPECT_NE(text.out.find("classify->deliver"), std::string::npos) << text.out;
     Out prom = env.cli("stats --prometheus -");
     EXPECT_NE(prom.out.find("oobbpf_socket_classify_deliver_seconds_count{pid=\"" +
-                            std::to_string(echo.pid()) + "\",dev=\"" + a +
-                            "\",port=\"7000\"} 13"),
+                            std::to_string(echo.pid()) + "\",dev=\"" + a + "\",port=\"7000\"} 13"),
               std::string::npos)
         << prom.out;
     EXPECT_NE(prom.out.find("oobbpf_socket_send_complete_seconds_bucket{"), std::string::npos);
@@ -234,8 +233,10 @@ TEST(TapCli, TapsLiveWithTheirProcessAndBadDevicesGetOneLine) {
     Bg t1(env.oob.name(), oobbpf(env) + " tap " + a, env.dir, "t1");
     Bg t2(env.oob.name(), oobbpf(env) + " tap " + a + " verdict pass", env.dir, "t2");
     ASSERT_TRUE(eventually([&] { return tapped(env, a); })) << t1.err() << t2.err();
-    ASSERT_TRUE(eventually([&] { return t1.err().find("tapping") != std::string::npos &&
-                                        t2.err().find("tapping") != std::string::npos; }));
+    ASSERT_TRUE(eventually([&] {
+        return t1.err().find("tapping") != std::string::npos &&
+               t2.err().find("tapping") != std::string::npos;
+    }));
     send_udp(env.peer.name(), "10.77.0.1", 7001, 3);
     for (Bg *t : {&t1, &t2})
         EXPECT_TRUE(eventually([&] {
@@ -245,8 +246,7 @@ TEST(TapCli, TapsLiveWithTheirProcessAndBadDevicesGetOneLine) {
                 n++;
             return n == 3;
         })) << t->out();
-    EXPECT_NE(t1.out().find(" In  PASS (default) q0 IP 10.77.0.2."), std::string::npos)
-        << t1.out();
+    EXPECT_NE(t1.out().find(" In  PASS (default) q0 IP 10.77.0.2."), std::string::npos) << t1.out();
 
     // SIGKILL leaves no chance to say goodbye; the daemon sees the connection close. The bit
     // stays while the other tap runs, and goes with the last one.
@@ -268,8 +268,8 @@ TEST(TapCli, TapsLiveWithTheirProcessAndBadDevicesGetOneLine) {
 
     // Bad input: one line, non-zero, nothing changed.
     const std::string before = env.snapshot();
-    for (const std::string &args :
-         {std::string("tap nosuchdev0"), std::string("tap lo"), "tap " + a + " verdict sometimes"}) {
+    for (const std::string &args : {std::string("tap nosuchdev0"), std::string("tap lo"),
+                                    "tap " + a + " verdict sometimes"}) {
         Out o = env.cli(args);
         EXPECT_NE(o.status, 0) << args;
         EXPECT_TRUE(o.one_line_error()) << args << ": " << o.err;

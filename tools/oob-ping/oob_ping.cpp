@@ -325,8 +325,11 @@ void report(const Options &o, const Result &r) {
         for (auto [name, rec] : parts(r)) {
             const auto p = rec->summary();
             if (p.n)
-                j["where"][name] = {{"count", p.n}, {"p50_ns", p.p50}, {"p99_ns", p.p99},
-                                    {"max_ns", p.max}, {"mean_ns", p.mean}};
+                j["where"][name] = {{"count", p.n},
+                                    {"p50_ns", p.p50},
+                                    {"p99_ns", p.p99},
+                                    {"max_ns", p.max},
+                                    {"mean_ns", p.mean}};
         }
         std::cout << j.dump() << std::endl;
         return;
@@ -340,8 +343,9 @@ void report(const Options &o, const Result &r) {
         std::printf("reply path: classifier stamp -> application p50 %.2f us p99 %.2f us\n",
                     us(x.p50), us(x.p99));
     if (!o.kernel && s.n) {
-        std::printf("where a round trip's time went (us, p50 / p99 / mean; mean share of rtt; the "
-                    "send's completion overlaps wire and other):\n");
+        std::printf(
+            "where a round trip's time went (us, p50 / p99 / mean; mean share of rtt; the "
+            "send's completion overlaps wire and other):\n");
         for (auto [name, rec] : parts(r)) {
             const auto p = rec->summary();
             if (!p.n) {

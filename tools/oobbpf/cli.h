@@ -84,8 +84,8 @@ std::string ifname(uint32_t ifindex);
 // ---- tap -------------------------------------------------------------------------------------
 struct TapOptions {
     std::string dev;
-    std::string write;  // pcapng file, "-" for stdout; empty: text lines
-    uint64_t count = 0;  // 0: until interrupted
+    std::string write;     // pcapng file, "-" for stdout; empty: text lines
+    uint64_t count = 0;    // 0: until interrupted
     uint32_t snaplen = 0;  // 0: OOB_TAP_SNAP_MAX
     std::string verdict = "all";
 };

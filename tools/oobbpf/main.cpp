@@ -196,9 +196,9 @@ std::string prometheus_of(const json &stats) {
             const uint64_t total = std::max(cum, x["count"].get<uint64_t>());
             char sum[32];
             snprintf(sum, sizeof(sum), "%.9f", x["sum_ns"].get<double>() / 1e9);
-            text += metric + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(total) +
-                    "\n" + metric + "_sum{" + labels + "} " + sum + "\n" + metric + "_count{" +
-                    labels + "} " + std::to_string(total) + "\n";
+            text += metric + "_bucket{" + labels + ",le=\"+Inf\"} " + std::to_string(total) + "\n" +
+                    metric + "_sum{" + labels + "} " + sum + "\n" + metric + "_count{" + labels +
+                    "} " + std::to_string(total) + "\n";
         }
     }
     return text;

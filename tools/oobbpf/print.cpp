@@ -186,9 +186,9 @@ void print_stats(const json &j, const json *prev, double interval_s) {
         Table st({"pid", "dev", "port", "rx", "classify->deliver", "tx", "send->complete"});
         for (const auto &e : j["sockets"]) {
             auto h = [&](const json &x) {
-                return x["count"].get<uint64_t>() ? us(x["p50_ns"]) + " / " + us(x["p99_ns"]) +
-                                                        " / " + us(x["max_ns"])
-                                                  : std::string("-");
+                return x["count"].get<uint64_t>()
+                           ? us(x["p50_ns"]) + " / " + us(x["p99_ns"]) + " / " + us(x["max_ns"])
+                           : std::string("-");
             };
             st.row({str(e, "pid"), str(e, "dev"), str(e, "port"), human(e["rx_packets"]),
                     h(e["classify_deliver"]), human(e["tx_packets"]), h(e["send_complete"])});

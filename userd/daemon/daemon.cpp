@@ -1484,8 +1484,8 @@ json Daemon::cmd_tap_start(const Args &a, const Peer &peer, std::vector<UniqueFd
 
     bpf_map_info info{};
     uint32_t len = sizeof(info);
-    if (bpf_obj_get_info_by_fd(ring.get(), &info, &len) != 0 ||
-        info.type != BPF_MAP_TYPE_RINGBUF || info.max_entries != OOB_TAP_RING_SIZE)
+    if (bpf_obj_get_info_by_fd(ring.get(), &info, &len) != 0 || info.type != BPF_MAP_TYPE_RINGBUF ||
+        info.max_entries != OOB_TAP_RING_SIZE)
         throw Error("the descriptor passed is not a BPF ring buffer of " +
                     std::to_string(OOB_TAP_RING_SIZE) + " bytes");
 
@@ -1511,8 +1511,7 @@ json Daemon::cmd_tap_start(const Args &a, const Peer &peer, std::vector<UniqueFd
     set_tap_flag(l.ifindex);
     if (o_.verbose)
         log("tap " + std::to_string(slot) + " on " + dev + " for pid " + std::to_string(peer.pid));
-    return {{"slot", slot}, {"dev", dev}, {"ifindex", l.ifindex}, {"verdict", verdict},
-            {"tx", tx}};
+    return {{"slot", slot}, {"dev", dev}, {"ifindex", l.ifindex}, {"verdict", verdict}, {"tx", tx}};
 }
 
 json Daemon::cmd_tap_show(const Args &a) {

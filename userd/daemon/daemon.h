@@ -155,7 +155,7 @@ class Daemon {
     UniqueFd lock_;
     UniqueFd listen_;
     std::vector<std::unique_ptr<Conn>> conns_;
-    const Conn *current_ = nullptr;  // the connection whose request is being handled
+    const Conn *current_ = nullptr;        // the connection whose request is being handled
     std::map<uint32_t, TapSession> taps_;  // by session slot
     UniqueFd tap_sess_, tap_rings_;
     std::string tap_why_;  // why taps are unavailable, empty when they work

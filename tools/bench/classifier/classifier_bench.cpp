@@ -304,7 +304,7 @@ int main(int argc, char **argv) {
 
         // The classifier without its tap code, with the 10-rule set, for the tap-off ratio.
         std::unique_ptr<bench_notap, void (*)(bench_notap *)> notap(bench_notap__open_and_load(),
-                                                                   bench_notap__destroy);
+                                                                    bench_notap__destroy);
         if (!notap)
             throw sys_error("load the classifier built without its tap", errno);
         tables.push_back(std::make_unique<BpfTables>(fds_of(notap.get())));
@@ -390,9 +390,10 @@ int main(int argc, char **argv) {
                 }
             std::vector<double> ratios;
             nlohmann::json per_frame;
-            std::printf("\ntap off: classifier as built / tap compiled out (rules 10), %d "
-                        "interleaved pairs per frame:",
-                        3 * trials);
+            std::printf(
+                "\ntap off: classifier as built / tap compiled out (rules 10), %d "
+                "interleaved pairs per frame:",
+                3 * trials);
             for (const auto &f : frames) {
                 const std::vector<double> &fr = pair_ratios[f.name];
                 ratios.insert(ratios.end(), fr.begin(), fr.end());
@@ -402,7 +403,8 @@ int main(int argc, char **argv) {
             const double r = median(ratios);
             const bool ok = r <= 1.02;
             std::printf("\n  median ratio %.3fx (target <= 1.02)  %s\n", r, ok ? "met" : "MISSED");
-            out["tap_off"] = {{"ratio", r}, {"per_frame", per_frame}, {"target", 1.02}, {"met", ok}};
+            out["tap_off"] = {
+                {"ratio", r}, {"per_frame", per_frame}, {"target", 1.02}, {"met", ok}};
         }
 
         std::printf("\ntargets: classifier <= 2x baseline; 10,000 rules <= 1.2x 10 rules\n");

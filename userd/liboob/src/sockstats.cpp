@@ -72,8 +72,8 @@ SockStatsFile::SockStatsFile(const std::string &dir, const SockStatsData &init) 
         err_ = dir + ": " + strerror(errno);
         return;
     }
-    const std::string name = std::to_string(init.pid) + "-" + std::to_string(init.port) + "-" +
-                             std::to_string(g_seq++);
+    const std::string name =
+        std::to_string(init.pid) + "-" + std::to_string(init.port) + "-" + std::to_string(g_seq++);
     const std::string tmp = dir + "/." + name + ".tmp", path = dir + "/" + name + ".stats";
     int fd = open(tmp.c_str(), O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0) {

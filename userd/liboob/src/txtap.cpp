@@ -29,8 +29,8 @@ TxTap::TxTap(const std::string &pin_root, uint32_t ifindex, uint16_t vid)
         err_ = path + ": " + strerror(errno);
         return;
     }
-    void *p = mmap(nullptr, sizeof(oob_tap_sess) * OOB_MAX_TAPS, PROT_READ, MAP_SHARED, fd.get(),
-                   0);
+    void *p =
+        mmap(nullptr, sizeof(oob_tap_sess) * OOB_MAX_TAPS, PROT_READ, MAP_SHARED, fd.get(), 0);
     if (p == MAP_FAILED) {
         err_ = "mmap " + path + ": " + strerror(errno);
         return;

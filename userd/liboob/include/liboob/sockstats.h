@@ -40,8 +40,8 @@ struct SockStatsData {
     uint32_t pid;
     uint16_t port;  // UDP port of the socket
     uint16_t pad;
-    uint32_t ifindex;  // the lower device (where frames arrive and leave)
-    uint32_t queues;   // number of oob queues of its stack
+    uint32_t ifindex;     // the lower device (where frames arrive and leave)
+    uint32_t queues;      // number of oob queues of its stack
     uint64_t started_ns;  // CLOCK_MONOTONIC
     char dev[16];         // the port device's name
     char pin_root[208];   // the daemon's pin root the stack works with (readers filter on it)

@@ -65,8 +65,8 @@ struct StackConfig {
     // (sockstats.h); empty: not published (still kept, see UdpSocket::stats()).
     std::string stats_dir = default_stats_dir();
     bool tap_tx = true;  // sent frames go to `oobbpf tap` sessions that ask for them (txtap.h)
-    size_t socket_queue = 1024;            // datagrams a socket holds before it drops
-    uint32_t tx_headroom = 256;            // headroom of frames from alloc()
+    size_t socket_queue = 1024;  // datagrams a socket holds before it drops
+    uint32_t tx_headroom = 256;  // headroom of frames from alloc()
 };
 
 struct Datagram {
