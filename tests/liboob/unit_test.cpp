@@ -6,13 +6,18 @@
 #include <liboob/build.h>
 #include <liboob/checksum.h>
 #include <liboob/frame.h>
+#include <liboob/sockstats.h>
 #include <liboob/wire.h>
 
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
+#include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <random>
 
 namespace oobbpf::oob {
@@ -337,3 +342,72 @@ TEST(Addr, ParseAndFormat) {
 
 }  // namespace
 }  // namespace oobbpf::oob
+
+// The published latency accounting: log2 buckets, nearest-rank percentiles, a file that readers
+// see while its writer lives, filter by pin root, and remove once the writer is gone.
+TEST(SockStats, HistogramBucketsAndPercentiles) {
+    EXPECT_EQ(oobbpf::oob::lat_bucket(0), 0);
+    EXPECT_EQ(oobbpf::oob::lat_bucket(1), 0);
+    EXPECT_EQ(oobbpf::oob::lat_bucket(2), 1);
+    EXPECT_EQ(oobbpf::oob::lat_bucket(1023), 9);
+    EXPECT_EQ(oobbpf::oob::lat_bucket(1024), 10);
+    EXPECT_EQ(oobbpf::oob::lat_bucket(UINT64_MAX), oobbpf::oob::kLatBuckets - 1);
+    oobbpf::oob::LatHist h{};
+    EXPECT_EQ(oobbpf::oob::lat_quantile(h, 0.5), 0u);
+    for (int i = 0; i < 99; i++)
+        oobbpf::oob::lat_add(h, 1500);  // [1024, 2048)
+    oobbpf::oob::lat_add(h, 100000);    // [65536, 131072)
+    EXPECT_EQ(h.count, 100u);
+    EXPECT_EQ(h.sum_ns, 99u * 1500 + 100000);
+    EXPECT_EQ(h.max_ns, 100000u);
+    EXPECT_EQ(oobbpf::oob::lat_quantile(h, 0.5), 2048u);
+    EXPECT_EQ(oobbpf::oob::lat_quantile(h, 0.99), 2048u);
+    EXPECT_EQ(oobbpf::oob::lat_quantile(h, 0.999), 100000u) << "the top bucket ends at the max";
+}
+
+TEST(SockStats, FilesLiveWithTheirWriter) {
+    char tmpl[] = "/tmp/oobt-sockstats-XXXXXX";
+    ASSERT_NE(mkdtemp(tmpl), nullptr);
+    const std::string dir = tmpl;
+    oobbpf::oob::SockStatsData init{};
+    init.magic = oobbpf::oob::kSockStatsMagic;
+    init.version = oobbpf::oob::kSockStatsVersion;
+    init.pid = static_cast<uint32_t>(getpid());
+    init.port = 7000;
+    std::snprintf(init.pin_root, sizeof(init.pin_root), "/sys/fs/bpf/a");
+    {
+        oobbpf::oob::SockStatsFile f(dir, init);
+        ASSERT_FALSE(f.path().empty()) << f.error();
+        oobbpf::oob::lat_add(f.data()->send_complete, 5000);
+        auto all = oobbpf::oob::read_sock_stats(dir, "/sys/fs/bpf/a");
+        ASSERT_EQ(all.size(), 1u);
+        EXPECT_EQ(all[0].data.port, 7000);
+        EXPECT_EQ(all[0].data.send_complete.count, 1u);
+        EXPECT_TRUE(oobbpf::oob::read_sock_stats(dir, "/sys/fs/bpf/b").empty());
+    }
+    EXPECT_TRUE(oobbpf::oob::read_sock_stats(dir, "").empty()) << "removed with its socket";
+
+    // A writer that dies without cleaning up: its file is skipped and removed by the next reader.
+    pid_t child = fork();
+    if (child == 0) {
+        init.pid = static_cast<uint32_t>(getpid());
+        new oobbpf::oob::SockStatsFile(dir, init);  // never destroyed
+        _exit(0);
+    }
+    int st = 0;
+    waitpid(child, &st, 0);
+    size_t files = 0;
+    for (const auto &e : std::filesystem::directory_iterator(dir))
+        files += e.path().extension() == ".stats";
+    EXPECT_EQ(files, 1u) << "left behind by the dead writer";
+    EXPECT_TRUE(oobbpf::oob::read_sock_stats(dir, "").empty());
+    EXPECT_TRUE(std::filesystem::is_empty(dir)) << "and removed";
+    std::filesystem::remove_all(dir);
+
+    // No usable directory: accounting goes on in private memory, with a reason.
+    oobbpf::oob::SockStatsFile off("/proc/oobt-no-such-dir", init);
+    EXPECT_TRUE(off.path().empty());
+    EXPECT_FALSE(off.error().empty());
+    oobbpf::oob::lat_add(off.data()->classify_deliver, 10);
+    EXPECT_EQ(off.data()->classify_deliver.count, 1u);
+}
