@@ -45,6 +45,8 @@ int run_tap(Ctx &c, const TapOptions &o) {
     const uint32_t slot = r["slot"];
     const uint32_t ifindex = r["ifindex"];
 
+    // The session first, the file after: a bad device leaves an existing FILE alone, and a FILE
+    // that cannot be opened ends this process, and the session with it.
     FILE *out = nullptr;
     std::unique_ptr<FILE, int (*)(FILE *)> file(nullptr, fclose);
     std::unique_ptr<tap::PcapngWriter> pcap;
