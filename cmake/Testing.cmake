@@ -18,22 +18,33 @@ set(OOBBPF_BUDGET_asan 600)
 set(OOBBPF_BUDGET_fuzz 120)
 
 if(OOBBPF_ASAN)
-  # The sanitizers' settings for every test of the asan tier and for what it starts (oobbpfd,
-  # the CLI, oob-echo inherit them). Detection stays on, leaks included; a finding fails the
-  # process that made it. docs/sanitizers.md says why each is there.
-  set(OOBBPF_ASAN_OPTIONS "detect_leaks=1:halt_on_error=1:abort_on_error=0:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1:detect_invalid_pointer_pairs=0")
-  set(OOBBPF_UBSAN_OPTIONS "print_stacktrace=1:halt_on_error=1")
-  set(OOBBPF_SANITIZER_ENV "ASAN_OPTIONS=${OOBBPF_ASAN_OPTIONS}" "UBSAN_OPTIONS=${OOBBPF_UBSAN_OPTIONS}")
+  # The sanitizers' settings (docs/sanitizers.md says why each is there). Detection stays on,
+  # leaks included, in every process a test starts (oobbpfd, the CLI, oob-echo inherit them).
+  set(asan_opts "detect_leaks=1:halt_on_error=1:detect_stack_use_after_return=1:check_initialization_order=1:strict_init_order=1")
+  set(ubsan_opts "print_stacktrace=1:halt_on_error=1")
+  # Fuzz targets: reports on stderr, beside libFuzzer's own.
+  set(OOBBPF_FUZZ_ENV "ASAN_OPTIONS=${asan_opts}" "UBSAN_OPTIONS=${ubsan_opts}")
+  # The asan tier: reports go to files, one per process, because a daemon's stderr is a log the
+  # test may never read, and a leak found when it exits changes nothing the test sees.
+  # zz_asan_no_reports fails the tier when any process of it wrote one.
+  set(OOBBPF_SANITIZER_REPORTS ${CMAKE_BINARY_DIR}/sanitizer-reports)
+  set(log "log_path=${OOBBPF_SANITIZER_REPORTS}/report:log_exe_name=1")
+  set(OOBBPF_SANITIZER_ENV "ASAN_OPTIONS=${asan_opts}:${log}" "UBSAN_OPTIONS=${ubsan_opts}:${log}")
 
-  # The asan tier ends with its own check that nothing was left behind (the netns tier's
-  # zz_nothing_left_behind is not part of it): added once every test of this directory is known.
-  function(_oobbpf_asan_leakcheck)
-    get_property(tests GLOBAL PROPERTY OOBBPF_ASAN_TESTS)
-    add_test(NAME zz_asan_nothing_left_behind COMMAND ${CMAKE_SOURCE_DIR}/tests/leakcheck/leakcheck.sh)
-    set_tests_properties(zz_asan_nothing_left_behind PROPERTIES LABELS asan TIMEOUT 30
-      RUN_SERIAL TRUE DEPENDS "${tests}")
-  endfunction()
-  cmake_language(DEFER CALL _oobbpf_asan_leakcheck)
+  # Around the tier (a fixture: also when only some of its tests run): an empty report directory
+  # first; at the end, no report, and nothing left behind (the netns tier's check, which is not
+  # part of this tier).
+  file(MAKE_DIRECTORY ${OOBBPF_SANITIZER_REPORTS})
+  add_test(NAME asan_reports_reset
+    COMMAND sh -c "rm -rf \"$0\" && mkdir -p \"$0\"" ${OOBBPF_SANITIZER_REPORTS})
+  add_test(NAME zz_asan_no_reports COMMAND sh -c
+    "set -- \"$0\"/*; [ -e \"$1\" ] || { echo 'no sanitizer reports'; exit 0; }; for f; do echo \"== $f\"; cat \"$f\"; done; exit 1"
+    ${OOBBPF_SANITIZER_REPORTS})
+  add_test(NAME zz_asan_nothing_left_behind COMMAND ${CMAKE_SOURCE_DIR}/tests/leakcheck/leakcheck.sh)
+  set_tests_properties(asan_reports_reset PROPERTIES LABELS asan TIMEOUT 30
+    FIXTURES_SETUP oobbpf_asan)
+  set_tests_properties(zz_asan_no_reports zz_asan_nothing_left_behind PROPERTIES LABELS asan
+    TIMEOUT 30 RUN_SERIAL TRUE FIXTURES_CLEANUP oobbpf_asan)
 
   # oobbpf_san_tiers: what `ctest -L asan` and `ctest -L fuzz` need and nothing else (CI builds
   # this instead of everything): every executable of the build and the BPF objects, but not the
@@ -69,7 +80,7 @@ endif()
 
 # For tests/fuzz, which the top level adds after tests/.
 set_property(GLOBAL PROPERTY OOBBPF_BUDGET_fuzz ${OOBBPF_BUDGET_fuzz})
-set_property(GLOBAL PROPERTY OOBBPF_SANITIZER_ENV "${OOBBPF_SANITIZER_ENV}")
+set_property(GLOBAL PROPERTY OOBBPF_FUZZ_ENV "${OOBBPF_FUZZ_ENV}")
 
 # oobbpf_gtest(target LABEL tier SOURCES ... LIBS ... [SERIAL])
 # One CTest per executable (not per case): keeps namespace setup per process and output readable.
@@ -85,7 +96,7 @@ function(oobbpf_gtest target)
     list(APPEND labels asan)
     set(budget ${OOBBPF_BUDGET_asan})
     list(APPEND env ${OOBBPF_SANITIZER_ENV})
-    set_property(GLOBAL APPEND PROPERTY OOBBPF_ASAN_TESTS ${target})
+    set_tests_properties(${target} PROPERTIES FIXTURES_REQUIRED oobbpf_asan)
   else()
     set_property(GLOBAL APPEND PROPERTY OOBBPF_NON_ASAN_TESTS ${target})
   endif()
