@@ -244,6 +244,10 @@ Installed load(const std::string &pin_root, const std::string &dev, const std::s
 
     // Everything that can fail without harm happens before the slot update.
     const std::string pending = pending_dir(pin_root, dev);
+    // Under the lock, whatever is in pending/ was left by a loader killed mid-install: the
+    // objects it pinned there would otherwise stay pinned (and loaded) for good.
+    for (const auto &n : dir_entries(pending))
+        unlink((pending + "/" + n).c_str());
     // Whatever happens, directories left empty go (rmdir refuses non-empty ones, so the
     // previous selector's pins stay); declared before the pins, so it runs after their cleanup.
     struct EmptyDirs {
