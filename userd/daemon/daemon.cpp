@@ -440,6 +440,17 @@ void Daemon::apply(const std::set<std::string> &force, bool rules_changed,
                 problems_[name] = e.what();
             }
         }
+        // Selectors that no configuration names (a first load cut short between its swap and
+        // its save) go: what runs is what `oobbpf divert show` says.
+        try {
+            for (const auto &i : selectors_->list()) {
+                const std::string dev = i.value("dev", "");
+                if (!dev.empty() && !cfg_.selectors.count(dev))
+                    selectors_->unload(dev);
+            }
+        } catch (const Error &e) {
+            warnings.push_back(e.what());
+        }
     } else {
         for (const auto &[name, s] : cfg_.selectors)
             problems_[name] = name + ": this oobbpfd was built without custom selectors";
@@ -1626,11 +1637,15 @@ bool Daemon::read_conn(Conn &c) {
         }
         if (n == 0)
             return false;
+        // Only the new bytes can end a line: a long line arriving in pieces is scanned once,
+        // not once per piece.
+        size_t from = c.in.size();
         c.in.append(buf, static_cast<size_t>(n));
         for (;;) {
-            auto nl = c.in.find('\n');
+            auto nl = c.in.find('\n', from);
             if (nl == std::string::npos)
                 break;
+            from = 0;
             std::string line = c.in.substr(0, nl);
             c.in.erase(0, nl + 1);
             if (!line.empty() && line.back() == '\r')
