@@ -25,6 +25,8 @@ struct oob_abi_anchor {
 	struct oob_xsk_reg xsk_reg;
 	struct oob_xdp_meta xdp_meta;
 	struct oob_tap_hdr tap_hdr;
+	struct oob_tap_sess tap_sess;
+	struct oob_tap_tx_meta tap_tx_meta;
 	struct oob_route_key route_key;
 	struct oob_route route;
 	struct oob_neigh_key neigh_key;
