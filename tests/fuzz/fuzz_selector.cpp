@@ -13,8 +13,8 @@
 // the child runs this build's instrumented code).
 //
 // In this process the sanitizers and libFuzzer own the fatal signals; the forked child gets the
-// defaults back, as in oobbpfd and the CLI, so that libbpf crashing there is what the loader
-// reports and not a finding of this target.
+// defaults back, as in a normal build of oobbpfd and the CLI, so that libbpf crashing there is
+// what the loader reports and not a finding of this target.
 #include "child.h"
 #include "selectors.h"
 
