@@ -315,7 +315,7 @@ OOB_ASSERT_SIZE(oob_tap_hdr, 48);
  * OOB_DEV_TAP (set by oobbpfd while at least one session taps it). liboob copies the frames it
  * sends into the sessions of its device with OOB_TAP_KEEP_TX, through the program oob_tap_tx.
  * tap_sess is mmapable: liboob sees a session start with one memory read per send batch.
- * The old single ring `tap` (OOB_PIN_TAP) is no longer written.
+ * (A first design had one ring, pin `tap`, for every tap: a ring buffer has one reader, so it went.)
  */
 #define OOB_MAX_TAPS 8
 #define OOB_TAP_RING_SIZE (4U << 20)	/* bytes of each session's ring */
@@ -410,7 +410,6 @@ OOB_ASSERT_SIZE(oob_neigh, 24);
 #define OOB_PIN_SELECTORS "selectors"
 #define OOB_PIN_ROUTES "routes"
 #define OOB_PIN_NEIGHS "neighs"
-#define OOB_PIN_TAP "tap"
 #define OOB_PIN_TAP_SESS "tap_sess"
 #define OOB_PIN_TAP_RINGS "tap_rings"
 

@@ -102,13 +102,6 @@ struct {
 	__type(value, __u32);
 } oob_selectors SEC(".maps");
 
-/* The first taps' single ring (pin `tap`): no longer written (abi.h, "Tap sessions"), kept
- * declared so the pinned names stay what they were. */
-struct {
-	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 4 << 20);
-} oob_tap SEC(".maps");
-
 #include <oobbpf/bpf_tap.h>
 
 /*

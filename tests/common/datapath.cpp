@@ -53,7 +53,6 @@ Datapath::Datapath() {
     fds_.xsks = bpf_map__fd(m->oob_xsks);
     fds_.xsk_regs = bpf_map__fd(m->oob_xsk_regs);
     fds_.selectors = bpf_map__fd(m->oob_selectors);
-    fds_.tap = bpf_map__fd(m->oob_tap);
     tables_ = std::make_unique<BpfTables>(fds_);
     init_config();
 }

@@ -17,8 +17,7 @@ namespace oobbpf {
 // The classifier's maps, by fd. Not owning: the fds belong to a skeleton or a PinnedMaps.
 struct MapFds {
     int config = -1, devs = -1, ports = -1, vlans = -1, rules = -1, rule_masks = -1,
-        rule_stats = -1, port_stats = -1, last = -1, xsks = -1, xsk_regs = -1, selectors = -1,
-        tap = -1;
+        rule_stats = -1, port_stats = -1, last = -1, xsks = -1, xsk_regs = -1, selectors = -1;
 };
 
 class BpfTables : public Tables {
