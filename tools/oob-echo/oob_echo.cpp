@@ -33,7 +33,7 @@ using oobbpf::tools::g_stop;
 namespace {
 
 struct Options {
-    std::string dev, pin_root = OOB_PIN_ROOT_DEFAULT, wait = "busy", mode = "auto", miss = "inband";
+    std::string dev, pin_root, wait = "busy", mode = "auto", miss = "inband";
     uint16_t port = 0;
     std::vector<uint32_t> queues;
     bool sockperf = false, kernel = false, force = false, no_register = false, json = false;
@@ -198,7 +198,9 @@ int main(int argc, char **argv) {
     app.add_option("--port", o.port, "UDP port")->required();
     app.add_option("--queue", o.queues,
                    "RX queue(s) of the device, one AF_XDP socket each (default 0)");
-    app.add_option("--pin-root", o.pin_root, "where the daemon pinned the classifier's maps");
+    app.add_option("--pin-root", o.pin_root,
+                   "where the daemon pinned the classifier's maps (default: the daemon of this "
+                   "network namespace)");
     app.add_flag("--sockperf", o.sockperf,
                  "answer sockperf clients (clear the client flag; no answer to warm-ups)");
     app.add_option("--wait", o.wait, "busy: spin on the rings; sleep: poll(2)")

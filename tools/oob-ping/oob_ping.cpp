@@ -37,7 +37,7 @@ using oobbpf::tools::g_stop;
 namespace {
 
 struct Options {
-    std::string dev, to, pin_root = OOB_PIN_ROOT_DEFAULT, wait = "busy", stamps;
+    std::string dev, to, pin_root, wait = "busy", stamps;
     uint16_t port = 0, local_port = 9000;
     uint32_t queue = 0;
     size_t size = 64;
@@ -371,7 +371,9 @@ int main(int argc, char **argv) {
     app.add_option("--local-port", o.local_port,
                    "this end's UDP port (the classifier must divert it)");
     app.add_option("--queue", o.queue, "RX queue of the device");
-    app.add_option("--pin-root", o.pin_root, "where the daemon pinned the classifier's maps");
+    app.add_option("--pin-root", o.pin_root,
+                   "where the daemon pinned the classifier's maps (default: the daemon of this "
+                   "network namespace)");
     app.add_option("--size", o.size, "payload bytes (at least 16)")->check(CLI::Range(16, 8972));
     app.add_option("--count", o.count, "measured round trips");
     app.add_option("--warmup", o.warmup, "round trips before measuring");

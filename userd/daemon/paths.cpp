@@ -9,30 +9,14 @@
 
 namespace oobbpf::daemon {
 
-NetnsId current_netns() {
-    struct stat self {};
-    if (stat("/proc/self/ns/net", &self) != 0)
-        throw sys_error("stat /proc/self/ns/net", errno);
-    NetnsId id;
-    id.inode = self.st_ino;
-    struct stat init {};
-    // /proc/1 may be out of reach (no ptrace access to pid 1): then the fixed inode decides.
-    if (stat("/proc/1/ns/net", &init) == 0)
-        id.initial = init.st_ino == self.st_ino && init.st_dev == self.st_dev;
-    else
-        id.initial = self.st_ino == kInitNetInode;
-    return id;
-}
-
 Paths derive_paths(const NetnsId &ns, const PathOverrides &o) {
     Paths p;
+    p.pin_root = pin_root_of(ns);
     if (ns.initial) {
-        p.pin_root = "/sys/fs/bpf/oobbpf";
         p.socket = "/run/oobbpf/oobbpfd.sock";
         p.state_dir = "/var/lib/oobbpf";
     } else {
         const std::string ino = std::to_string(ns.inode);
-        p.pin_root = "/sys/fs/bpf/oobbpf-ns" + ino;
         p.socket = "/run/oobbpf/oobbpfd-ns" + ino + ".sock";
         p.state_dir = "/var/lib/oobbpf/ns" + ino;
     }

@@ -11,6 +11,8 @@
 // the three can be overridden (options, or the environment for the CLI).
 #pragma once
 
+#include "netns_paths.h"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -32,18 +34,14 @@ struct PathOverrides {
     std::optional<std::string> pin_root, socket, state_dir;
 };
 
-// The namespace identity paths are derived from.
-struct NetnsId {
-    uint64_t inode = 0;
-    bool initial = true;
-};
-
-// The inode of the initial network namespace when it cannot be compared directly: fixed since
-// Linux 6.x (PROC_NET_INIT_INO); older kernels are recognised through /proc/1/ns/net.
-constexpr uint64_t kInitNetInode = 0xEFFFFFF9ULL;
+// The namespace identity paths are derived from (userd/core/netns_paths.h).
+using oobbpf::kInitNetInode;
+using oobbpf::NetnsId;
 
 // The network namespace of this process. Throws oobbpf::Error when /proc is unusable.
-NetnsId current_netns();
+inline NetnsId current_netns() {
+    return current_netns_id();
+}
 
 // Pure derivation (unit-tested): defaults for the namespace, then the overrides.
 Paths derive_paths(const NetnsId &ns, const PathOverrides &o = {});

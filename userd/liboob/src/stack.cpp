@@ -2,6 +2,7 @@
 #include "liboob/stack.h"
 
 #include "error.h"
+#include "netns_paths.h"
 
 #include <linux/rtnetlink.h>
 #include <poll.h>
@@ -39,6 +40,8 @@ Stack::Stack(StackConfig cfg) : cfg_(std::move(cfg)), udp_(65536, nullptr) {
         if (int rc = nl_->link(port_.lower_ifindex, lower_); rc)
             throw sys_error("lower device of " + cfg_.dev, rc);
     }
+    if (cfg_.pin_root.empty())
+        cfg_.pin_root = default_pin_root();
     routes_ = cfg_.routes ? cfg_.routes : default_route_source(cfg_.pin_root);
     completions_.stack = this;
     if (cfg_.tap_tx)

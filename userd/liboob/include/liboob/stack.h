@@ -50,7 +50,9 @@ enum class MissPolicy {
 struct StackConfig {
     std::string dev;                  // the oob port: a device, or a VLAN device (eth0.42)
     std::vector<uint32_t> queues{0};  // RX/TX queues of the (lower) device, one socket each
-    std::string pin_root = OOB_PIN_ROOT_DEFAULT;
+    // The classifier's maps; empty: those of this network namespace's oobbpfd (OOBBPF_PIN_ROOT,
+    // else /sys/fs/bpf/oobbpf, or /sys/fs/bpf/oobbpf-nsINO outside the initial namespace).
+    std::string pin_root;
     bool register_xsk = true;  // write the XSKMAP slot and its mirror (else someone else does)
     bool force = false;        // take a slot registered by another live process
     XskConfig xsk;             // per-queue template (ifname, queue, index are filled in)
