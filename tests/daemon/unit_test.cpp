@@ -322,6 +322,14 @@ TEST(Config, RefusesWhatItCannotRead) {
     EXPECT_THROW(config_from_json(json{{"version", 1}, {"ports", json::array()}}), Error);
     EXPECT_THROW(config_from_json(json{{"version", 1}, {"ports", {{"eth0", {{"x", 1}}}}}}), Error);
     EXPECT_THROW(config_from_json(json{{"version", 1}, {"vlans", {{{"vid", "x"}}}}}), Error);
+    // Out of range for the field's width: refused, never converted.
+    EXPECT_THROW(config_from_json(json::parse(R"({"version":1,"ports":{"eth0":{"id":1e300}}})")),
+                 Error);
+    EXPECT_THROW(config_from_json(json::parse(R"({"version":1,"ports":{"eth0":{"id":-1}}})")),
+                 Error);
+    EXPECT_THROW(config_from_json(json::parse(R"({"version":1,"vlans":[{"vid":70000}]})")), Error);
+    EXPECT_THROW(config_from_json(json::parse(R"({"version":1,"vlans":[{"vid":5,"id":-2}]})")),
+                 Error);
 }
 
 TEST(Config, MissingFileIsEmptyBrokenFileIsAnError) {

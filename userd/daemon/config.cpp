@@ -67,6 +67,12 @@ Config config_from_json(const json &j) {
             throw bad(std::string("\"") + name + "\" is not " + (array ? "an array" : "an object"));
         return m;
     };
+    // Integers of a given width: a number out of range (1e300, -1) is refused, not converted.
+    auto uint = [&](const json &v, const char *what, uint64_t max) -> uint64_t {
+        if (!v.is_number_unsigned() || v.get<uint64_t>() > max)
+            throw bad(std::string("\"") + what + "\" is not an integer in 0.." + std::to_string(max));
+        return v.get<uint64_t>();
+    };
     try {
         for (const auto &[name, d] : member("devices", false).items()) {
             DevConf dc;
@@ -76,19 +82,21 @@ Config config_from_json(const json &j) {
             c.devices[name] = dc;
         }
         for (const auto &[name, p] : member("ports", false).items())
-            c.ports[name] = PortConf{p.at("id").get<uint32_t>()};
+            c.ports[name] = PortConf{static_cast<uint32_t>(uint(p.at("id"), "id", UINT32_MAX))};
         for (const auto &v : member("vlans", true)) {
             VlanConf vc;
-            vc.vid = v.at("vid").get<uint16_t>();
+            vc.vid = static_cast<uint16_t>(uint(v.at("vid"), "vid", 4095));
             vc.dev = v.value("dev", std::string());
-            vc.id = v.value("id", 0u);
+            vc.id = v.contains("id") ? static_cast<uint32_t>(uint(v["id"], "id", UINT32_MAX)) : 0;
             c.vlans.push_back(vc);
         }
         c.rules = member("rules", true);
         for (const auto &[name, s] : member("selectors", false).items())
             c.selectors[name] =
                 SelectorConf{s.at("file").get<std::string>(), s.value("section", std::string()),
-                             s.value("prog_id", 0u)};
+                             s.contains("prog_id")
+                                 ? static_cast<uint32_t>(uint(s["prog_id"], "prog_id", UINT32_MAX))
+                                 : 0u};
     } catch (const json::exception &e) {
         throw bad(e.what());
     }

@@ -609,7 +609,8 @@ void Daemon::reap_xsks() {
     if (regs.empty())
         return;
     std::optional<std::vector<XskInfo>> socks = xsk_sockets();
-    for (const auto &[idx, reg] : regs) {
+    for (const auto &[idx, reg_] : regs) {
+        const oob_xsk_reg &reg = reg_;  // a plain reference: lambdas may capture it
         auto ino = xsk_inodes_.find(idx);
         bool alive;
         if (socks) {
@@ -764,7 +765,7 @@ Response Daemon::handle(const Request &req, const Peer &peer, std::vector<Unique
             a.only({});
             r.result = to_json(cfg_);
         } else
-            throw Error("unknown command \"" + c + "\"");
+            throw Error("unknown command " + json(c).dump());
         r.ok = true;
     } catch (const std::exception &e) {
         // Every failure, including a bug's std::exception, is an answer, never the end of the

@@ -68,7 +68,7 @@ Request parse_request(std::string_view line) {
         throw Error("malformed request: expected a JSON object, got " + type_name(j));
     for (auto &[k, v] : j.items())
         if (k != "v" && k != "cmd" && k != "args")
-            throw Error("malformed request: unknown member \"" + k + "\"");
+            throw Error("malformed request: unknown member " + json(k).dump());
     if (!j.contains("v") || !j["v"].is_number_integer())
         throw Error("malformed request: \"v\" (protocol version) missing or not an integer");
     if (j["v"].get<int64_t>() != kProtocolVersion)
@@ -184,7 +184,7 @@ void Args::only(std::initializer_list<const char *> names) const {
         for (const char *n : names)
             known = known || k == n;
         if (!known)
-            throw Error("unknown argument \"" + k + "\"");
+            throw Error("unknown argument " + json(k).dump());
     }
 }
 
