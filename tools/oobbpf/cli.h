@@ -33,8 +33,9 @@ struct Ctx {
 
     // One printing path for text and JSON: j is what -j prints, text() prints the same for people.
     void emit(const json &j, const std::function<void()> &text) const;
-    // Said once on stderr when a show command reads the pinned maps because the daemon is down.
-    void note_direct() const;
+    // A show command's reading of the pinned maps, when the daemon is down: on success a note
+    // on stderr says so; a failure is one line saying the daemon is down and why nothing shows.
+    json direct(const std::function<json()> &read) const;
 
   private:
     std::optional<daemon::Client> client_;

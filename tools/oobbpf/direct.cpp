@@ -19,6 +19,8 @@
 #include <net/if.h>
 #include <sys/socket.h>
 
+#include <cerrno>
+
 #include <algorithm>
 #include <filesystem>
 #include <map>
@@ -82,8 +84,12 @@ uint64_t mono_ns() {
 // A pinned map of the learner, if it is there and has the layout this CLI knows.
 UniqueFd learned_map(const Paths &p, const char *name, size_t key, size_t value) {
     UniqueFd fd = daemon::PinnedMaps::open_optional(p.pin_root, name);
-    if (!fd)
+    if (!fd) {
+        // Absent is "nothing learned yet"; anything else is the real reason, said as such.
+        if (errno != ENOENT)
+            throw sys_error(p.pin_root + "/" + name, errno);
         return fd;
+    }
     bpf_map_info info{};
     uint32_t len = sizeof(info);
     if (bpf_obj_get_info_by_fd(fd.get(), &info, &len) < 0 || info.key_size != key ||

@@ -62,10 +62,18 @@ void Ctx::emit(const json &j, const std::function<void()> &text) const {
         text();
 }
 
-void Ctx::note_direct() const {
+json Ctx::direct(const std::function<json()> &read) const {
+    json out;
+    try {
+        out = read();
+    } catch (const Error &e) {
+        // One line: why there is nothing to show includes that the daemon is down.
+        throw Error(std::string("oobbpfd is not running, and ") + e.what(), e.err());
+    }
     if (!json_out)
         std::cerr << "oobbpf: oobbpfd is not running; showing the pinned maps under "
                   << paths.pin_root << "\n";
+    return out;
 }
 
 }  // namespace oobbpf::cli
@@ -76,8 +84,7 @@ namespace {
 json show(Ctx &c, const std::string &cmd, const json &args, json (*direct)(const daemon::Paths &)) {
     if (c.daemon_opt())
         return c.call(cmd, args);
-    c.note_direct();
-    return direct(c.paths);
+    return c.direct([&] { return direct(c.paths); });
 }
 
 // Rules as the daemon shows them ({id, rule, spec, state, packets, bytes}), or from the saved
@@ -490,8 +497,7 @@ int main(int argc, char **argv) {
             if (c.daemon_opt()) {
                 r = c.call("vlan.show", args);
             } else {
-                c.note_direct();
-                json all = direct_vlans(c.paths);
+                json all = c.direct([&] { return direct_vlans(c.paths); });
                 r = json::array();
                 for (const auto &v : all)
                     if ((!args.contains("vid") || v["vid"] == vid) &&
