@@ -1570,6 +1570,31 @@ void Daemon::listen_socket() {
     if (listen(listen_.get(), 64) < 0)
         throw sys_error("listen " + path, errno);
     log("listening on " + path);
+    notify_ready();
+}
+
+// systemd's readiness protocol (Type=notify in packaging/oobbpfd.service): one datagram
+// "READY=1" to $NOTIFY_SOCKET once requests are answered, so units ordered after oobbpfd (and
+// `systemctl start`) wait for a daemon that answers. Nothing without the variable.
+void Daemon::notify_ready() {
+    const char *path = std::getenv("NOTIFY_SOCKET");
+    if (!path || (path[0] != '/' && path[0] != '@'))
+        return;
+    sockaddr_un a{};
+    a.sun_family = AF_UNIX;
+    const size_t n = std::strlen(path);
+    if (n >= sizeof(a.sun_path))
+        return;
+    std::memcpy(a.sun_path, path, n);
+    if (a.sun_path[0] == '@')
+        a.sun_path[0] = '\0';  // abstract namespace
+    UniqueFd fd(socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!fd)
+        return;
+    static const char msg[] = "READY=1";
+    if (sendto(fd.get(), msg, sizeof(msg) - 1, MSG_NOSIGNAL, reinterpret_cast<sockaddr *>(&a),
+               static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + n)) < 0)
+        log(std::string("cannot tell systemd it is ready: ") + std::strerror(errno));
 }
 
 bool Daemon::admitted(const Peer &p) const {

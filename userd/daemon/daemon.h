@@ -126,6 +126,7 @@ class Daemon {
 
     // ---- control socket --------------------------------------------------------------------
     void listen_socket();
+    void notify_ready();
     void accept_conn();
     bool read_conn(Conn &c);
     bool write_conn(Conn &c);
