@@ -112,7 +112,14 @@ XskSocket::XskSocket(const std::string &dev, unsigned queue)
     cfg.tx_size = XSK_RING_PROD__DEFAULT_NUM_DESCS;
     cfg.libxdp_flags = XSK_LIBXDP_FLAGS__INHIBIT_PROG_LOAD;
     cfg.bind_flags = XDP_COPY;
-    rc = xsk_socket__create(&i.sock, dev.c_str(), queue, i.umem, &i.rx, &i.tx, &cfg);
+    // A socket that just closed on this queue (the previous round of a test, a device that came
+    // back) releases it from deferred work: EBUSY for a moment, so retry for up to 2 s.
+    for (int tries = 0;
+         (rc = xsk_socket__create(&i.sock, dev.c_str(), queue, i.umem, &i.rx, &i.tx, &cfg)) ==
+             -EBUSY &&
+         tries < 200;
+         tries++)
+        usleep(10000);
     if (rc)
         throw sys_error("create AF_XDP socket on " + dev, rc);
     // Hand the kernel half the frames for reception.

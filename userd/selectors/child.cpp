@@ -531,6 +531,10 @@ ChildResult run_child(const ChildRequest &req) {
     }
     if (pid == 0) {
         mine.release();  // not closed: the child's exit closes everything
+        // A crash in libbpf is expected here and reported by the parent from the signal: the
+        // child dies by it, whatever handlers the process had (a sanitizer's among them).
+        for (int sig : {SIGSEGV, SIGBUS, SIGFPE, SIGILL, SIGABRT})
+            signal(sig, SIG_DFL);
         child_main(req, theirs.get());
     }
     theirs.reset();
