@@ -30,6 +30,7 @@
 #include <fstream>
 #include <iostream>
 #include <map>
+#include <optional>
 #include <regex>
 #include <sstream>
 #include <thread>
@@ -64,18 +65,24 @@ struct Tput {
     std::string note;
 };
 
+// The tools print their result as one JSON line among other output: the last such line.
+std::optional<nlohmann::json> last_json_line(const std::string &out) {
+    std::optional<nlohmann::json> j;
+    std::istringstream in(out);
+    std::string line;
+    while (std::getline(in, line))
+        if (!line.empty() && line[0] == '{')
+            j = nlohmann::json::parse(line);
+    return j;
+}
+
 Tput from_flood_json(const std::string &id, const std::string &what, size_t size,
                      const std::string &out) {
     Tput t{id, what, size};
-    std::istringstream in(out);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] != '{')
-            continue;
-        auto j = nlohmann::json::parse(line);
-        t.rate = j["rate_pps"];
-        t.sent = j["sent_measured"];
-        t.replies = j["replies_measured"];
+    if (auto j = last_json_line(out)) {
+        t.rate = (*j)["rate_pps"];
+        t.sent = (*j)["sent_measured"];
+        t.replies = (*j)["replies_measured"];
         t.ok = t.replies > 0;
     }
     if (!t.ok)
@@ -104,12 +111,8 @@ std::string run_in(const Netns &ns, const std::string &cmd) {
 Row from_ping_json(const std::string &id, const std::string &what, size_t size,
                    const std::string &out) {
     Row r{id, what, size};
-    std::istringstream in(out);
-    std::string line;
-    while (std::getline(in, line)) {
-        if (line.empty() || line[0] != '{')
-            continue;
-        auto j = nlohmann::json::parse(line);
+    if (auto jl = last_json_line(out)) {
+        const nlohmann::json &j = *jl;
         r.n = j["count"];
         r.lost = j["lost"];
         r.min = j["min_ns"].get<double>() / 1e3;
