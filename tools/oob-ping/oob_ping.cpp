@@ -51,7 +51,7 @@ struct Trip {
     uint64_t seq = 0, t0 = 0, t1 = 0;
     uint64_t tx_id = 0, c_queued = 0, c_completed = 0;
     uint64_t s_classified = 0, s_delivered = 0, s_queued = 0;
-    uint64_t c_classified = 0, c_delivered = 0;
+    uint64_t c_classified = 0, c_polled = 0, c_delivered = 0;
 };
 
 struct Result {
@@ -59,6 +59,9 @@ struct Result {
     // Where the time went: this end's send -> completion, the server's classifier -> delivery,
     // its turnaround (delivery -> reply sent), this end's classifier -> delivery, the rest.
     oob::LatencyRecorder c_tx, s_rx, s_turn, c_rx, other;
+    // This end's classifier -> delivery in two: the kernel (stamp -> liboob takes the frame off
+    // the RX ring) and liboob (ring -> recv() returns it).
+    oob::LatencyRecorder c_ring, c_lib;
     std::vector<Trip> trips;
     uint64_t sent = 0, lost = 0, stale = 0;
 };
@@ -109,6 +112,10 @@ void breakdown(Result &r) {
         if (t.c_classified && t.c_delivered >= t.c_classified) {
             r.c_rx.add(t.c_delivered - t.c_classified);
             known += t.c_delivered - t.c_classified;
+            if (t.c_polled >= t.c_classified && t.c_delivered >= t.c_polled) {
+                r.c_ring.add(t.c_polled - t.c_classified);
+                r.c_lib.add(t.c_delivered - t.c_polled);
+            }
         }
         const uint64_t rtt = t.t1 - t.t0;
         r.other.add(rtt > known ? rtt - known : 0);
@@ -201,6 +208,7 @@ int run_oob(const Options &o, Result &r) {
                         if (info.has_meta)
                             t.c_classified = info.classified_ns;
                         t.c_delivered = info.delivered_ns;
+                        t.c_polled = info.polled_ns;
                         if (d[k].frame.len() >= tools::kStampEnd) {
                             tools::EchoStamps st;
                             std::memcpy(&st, d[k].frame.data() + tools::kStampOff, sizeof(st));
@@ -301,6 +309,8 @@ std::vector<std::pair<const char *, const oob::LatencyRecorder *>> parts(const R
             {"server classifier->delivery", &r.s_rx},
             {"server turnaround", &r.s_turn},
             {"client classifier->delivery", &r.c_rx},
+            {"client classifier->ring (kernel)", &r.c_ring},
+            {"client ring->recv (liboob)", &r.c_lib},
             {"wire and other", &r.other}};
 }
 
@@ -345,7 +355,8 @@ void report(const Options &o, const Result &r) {
     if (!o.kernel && s.n) {
         std::printf(
             "where a round trip's time went (us, p50 / p99 / mean; mean share of rtt; the "
-            "send's completion overlaps wire and other):\n");
+            "send's completion overlaps wire and other; the client's classifier->delivery is split "
+            "into its kernel and liboob parts):\n");
         for (auto [name, rec] : parts(r)) {
             const auto p = rec->summary();
             if (!p.n) {

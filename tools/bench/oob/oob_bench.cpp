@@ -17,7 +17,10 @@
 //
 //   oob-bench [--sizes 64,1472] [--count N] [--warmup N] [--sockperf-seconds S]
 //             [--client-cpu C] [--server-cpu C] [--cases a,b,c,d,e,t] [--window W]
-//             [--tput-seconds S] [--json FILE]
+//             [--tput-seconds S] [--rounds R] [--json FILE]
+// With --rounds R the latency cases run R times, interleaved; each statistic is the median over
+// the rounds, each ratio the median of the rounds' ratios (this machine's speed drifts by more
+// than the differences measured; a ratio within one round sees the same drift on both sides).
 #include "env.h"
 #include "stage.h"
 
@@ -50,6 +53,7 @@ struct Opts {
     std::vector<std::string> cases{"a", "b", "c", "d", "e", "t"};
     size_t window = 256;
     double tput_seconds = 2;
+    int rounds = 1;
     bool want(const std::string &c) const {
         return std::find(cases.begin(), cases.end(), c) != cases.end();
     }
@@ -97,6 +101,8 @@ struct Row {
     uint64_t n = 0, lost = 0;
     bool ok = false;
     std::string note;
+    nlohmann::json where;  // oob-ping's split of the round trip, when it measured one
+    size_t rounds = 1;     // rounds merged into this row
 };
 
 std::string tool(const std::string &rel) {
@@ -121,6 +127,8 @@ Row from_ping_json(const std::string &id, const std::string &what, size_t size,
         r.p99 = j["p99_ns"].get<double>() / 1e3;
         r.p999 = j["p999_ns"].get<double>() / 1e3;
         r.max = j["max_ns"].get<double>() / 1e3;
+        if (j.contains("where"))
+            r.where = j["where"];
         r.ok = r.n > 0;
     }
     if (!r.ok)
@@ -165,7 +173,22 @@ void print_rows(const std::vector<Row> &rows) {
                     r.id.c_str(), r.what.c_str(), r.size, r.n, r.min, r.p50, r.p90, r.p99, r.p999,
                     r.max);
     }
-    std::printf("\nround-trip times in microseconds\n");
+    std::printf("\nround-trip times in microseconds%s\n",
+                !rows.empty() && rows.front().rounds > 1 ? "; each the median over the rounds" : "");
+    bool header = false;
+    for (auto &r : rows) {
+        if (!r.ok || !r.where.is_object())
+            continue;
+        if (!header) {
+            std::printf("\nwhere the round trips went (oob-ping's timestamps; p50 in microseconds; "
+                        "the client's send completion overlaps the rest)\n\n"
+                        "| case | bytes | part | p50 | mean |\n|---|---:|---|---:|---:|\n");
+            header = true;
+        }
+        for (auto &[part, v] : r.where.items())
+            std::printf("| %s | %zu | %s | %.2f | %.2f |\n", r.id.c_str(), r.size, part.c_str(),
+                        v.value("p50_ns", 0.0) / 1e3, v.value("mean_ns", 0.0) / 1e3);
+    }
 }
 
 const Row *find(const std::vector<Row> &rows, const std::string &id, size_t size) {
@@ -175,7 +198,71 @@ const Row *find(const std::vector<Row> &rows, const std::string &id, size_t size
     return nullptr;
 }
 
-nlohmann::json ratios(const std::vector<Row> &rows, const Opts &o) {
+double median(std::vector<double> v) {
+    if (v.empty())
+        return 0;
+    std::sort(v.begin(), v.end());
+    const size_t m = v.size() / 2;
+    return v.size() % 2 ? v[m] : (v[m - 1] + v[m]) / 2;
+}
+
+// One row per case and size: each statistic the median of the rounds' (counts summed), and the
+// split of the round trip part by part the same way.
+std::vector<Row> merge_rounds(const std::vector<std::vector<Row>> &rounds) {
+    std::vector<Row> out;
+    for (auto &round : rounds)
+        for (auto &r : round) {
+            bool seen = false;
+            for (auto &o : out)
+                seen |= o.id == r.id && o.size == r.size;
+            if (seen)
+                continue;
+            std::vector<const Row *> same;
+            for (auto &rr : rounds)
+                for (auto &x : rr)
+                    if (x.id == r.id && x.size == r.size && x.ok)
+                        same.push_back(&x);
+            if (same.empty()) {
+                out.push_back(r);
+                continue;
+            }
+            Row m{r.id, r.what, r.size};
+            m.ok = true;
+            auto med = [&](double Row::*f) {
+                std::vector<double> v;
+                for (auto *x : same)
+                    v.push_back(x->*f);
+                return median(v);
+            };
+            m.min = med(&Row::min);
+            m.p50 = med(&Row::p50);
+            m.p90 = med(&Row::p90);
+            m.p99 = med(&Row::p99);
+            m.p999 = med(&Row::p999);
+            m.max = med(&Row::max);
+            for (auto *x : same) {
+                m.n += x->n;
+                m.lost += x->lost;
+            }
+            if (same.front()->where.is_object())
+                for (auto &[part, unused] : same.front()->where.items()) {
+                    std::vector<double> p50, mean;
+                    for (auto *x : same)
+                        if (x->where.contains(part)) {
+                            p50.push_back(x->where[part].value("p50_ns", 0.0));
+                            mean.push_back(x->where[part].value("mean_ns", 0.0));
+                        }
+                    m.where[part] = {{"p50_ns", median(p50)}, {"mean_ns", median(mean)}};
+                }
+            m.rounds = same.size();
+            out.push_back(m);
+        }
+    return out;
+}
+
+// The targets, each the median over rounds of the ratio within a round (both cases of a ratio
+// ran minutes apart at most, in the same round), with the rounds' range beside it.
+nlohmann::json ratios(const std::vector<std::vector<Row>> &rounds, const Opts &o) {
     struct Check {
         const char *num, *den, *stat;
         double target;
@@ -185,25 +272,37 @@ nlohmann::json ratios(const std::vector<Row> &rows, const Opts &o) {
                             {"d", "e", "p99", 0},           {"c-oob", "c-kernel", "p50", 0},
                             {"c-oob", "c-kernel", "p99", 0}};
     nlohmann::json out = nlohmann::json::array();
-    std::printf("\n| ratio | bytes | value | target |\n|---|---:|---:|---|\n");
+    std::printf("\n| ratio | bytes | value | rounds: min - max | target |\n"
+                "|---|---:|---:|---|---|\n");
     for (size_t size : o.sizes)
         for (auto &c : checks) {
-            const Row *n = find(rows, c.num, size), *d = find(rows, c.den, size);
-            if (!n || !d)
+            std::vector<double> vs;
+            for (auto &rows : rounds) {
+                const Row *n = find(rows, c.num, size), *d = find(rows, c.den, size);
+                if (!n || !d)
+                    continue;
+                auto pick = [&](const Row *r) {
+                    return std::string(c.stat) == "p50" ? r->p50 : r->p99;
+                };
+                vs.push_back(pick(n) / pick(d));
+            }
+            if (vs.empty())
                 continue;
-            auto pick = [&](const Row *r) {
-                return std::string(c.stat) == "p50" ? r->p50 : r->p99;
-            };
-            double v = pick(n) / pick(d);
+            const double v = median(vs);
+            const double lo = *std::min_element(vs.begin(), vs.end());
+            const double hi = *std::max_element(vs.begin(), vs.end());
             std::string target = c.target > 0 ? "<= " + std::to_string(c.target).substr(0, 4) +
                                                     (v <= c.target ? " met" : " missed")
                                               : "-";
-            std::printf("| (%s)/(%s) %s | %zu | %.2f | %s |\n", c.num, c.den, c.stat, size, v,
-                        target.c_str());
+            std::printf("| (%s)/(%s) %s | %zu | %.2f | %.2f - %.2f (%zu) | %s |\n", c.num, c.den,
+                        c.stat, size, v, lo, hi, vs.size(), target.c_str());
             out.push_back({{"ratio", std::string(c.num) + "/" + c.den},
                            {"stat", c.stat},
                            {"size", size},
                            {"value", v},
+                           {"rounds", vs.size()},
+                           {"min", lo},
+                           {"max", hi},
                            {"target", c.target}});
         }
     return out;
@@ -221,6 +320,9 @@ int main(int argc, char **argv) {
     app.add_option("--client-cpu", o.client_cpu);
     app.add_option("--server-cpu", o.server_cpu);
     app.add_option("--json", o.json, "write the results here");
+    app.add_option("--rounds", o.rounds,
+                   "run the latency cases this many times, interleaved; medians are reported")
+        ->check(CLI::Range(1, 100));
     app.add_option("--window", o.window, "requests in flight in the throughput case (t)");
     app.add_option("--tput-seconds", o.tput_seconds, "measured seconds per throughput run (t)");
     app.add_option("--cases", o.cases,
@@ -242,8 +344,9 @@ int main(int argc, char **argv) {
     };
     const std::string load = trim(sh("cat /proc/loadavg").out);
     std::printf("oob-bench: %s CPUs, load %s\n", trim(sh("nproc").out).c_str(), load.c_str());
-    std::printf("client on CPU %d, server on CPU %d; %lu round trips (+%lu warm-up) per case\n",
-                o.client_cpu, o.server_cpu, o.count, o.warmup);
+    std::printf("client on CPU %d, server on CPU %d; %lu round trips (+%lu warm-up) per case and "
+                "round, %d round(s)\n",
+                o.client_cpu, o.server_cpu, o.count, o.warmup, o.rounds);
 
     Netns cns, sns;
     Veth v = make_veth(cns, sns, "10.88.0.1/24", "10.88.0.2/24");
@@ -254,139 +357,146 @@ int main(int argc, char **argv) {
         " --count " + std::to_string(o.count) + " --warmup " + std::to_string(o.warmup);
     // Neighbours resolved once, before anything is measured.
     run_in(cns, "ping -c 2 -i 0.2 -W 1 " + srv_ip + " >/dev/null");
-    std::vector<Row> rows;
 
-    // (a) and (b): kernel sockets, no XDP on the devices.
-    for (std::string wait : {"sleep", "busy"}) {
-        const std::string id = wait == "sleep" ? "a" : "b";
-        if (!o.want(id))
-            continue;
-        Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--kernel", "--port", "7001",
-                               "--wait", wait, "--cpu", S});
-        std::this_thread::sleep_for(std::chrono::milliseconds(300));
-        for (size_t size : o.sizes) {
-            std::string out =
-                run_in(cns, tool("tools/oob-ping/oob-ping") + " --kernel --to " + srv_ip +
-                                " --port 7001 --local-port 9001 --wait " + wait + " --size " +
-                                std::to_string(size) + counts + " --cpu " + C + " -j");
-            rows.push_back(from_ping_json(
-                id, "kernel UDP, " + std::string(wait == "sleep" ? "blocking" : "busy"), size,
-                out));
-        }
-    }
-    // (c) sockperf against a sockperf server (kernel).
-    const std::string sp_time = " -t " + std::to_string(o.sockperf_seconds);
-    if (o.want("c")) {
-        Spawn srv(sns.name(),
-                  {"taskset", "-c", S, "sockperf", "server", "-i", srv_ip, "-p", "7002"});
-        std::this_thread::sleep_for(std::chrono::milliseconds(500));
-        for (size_t size : o.sizes)
-            rows.push_back(from_sockperf(
-                "c-kernel", "sockperf -> sockperf server", size,
-                run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " + srv_ip +
-                                " -p 7002 --full-rtt -m " + std::to_string(size) + sp_time)));
-    }
-
-    // The classifier on both ends, as the daemon would stage it: UDP 7000 diverted on the server
-    // side, UDP 9000 (oob-ping's replies) on the client side.
-    if (o.want("c") || o.want("d")) {
-        const std::string sroot = make_pin_root(), croot = make_pin_root();
-        {
-            StagedClassifier scls(sroot), ccls(croot);
-            scls.attach(sns, v.b, 0, 1);
-            scls.divert_udp({7000});
-            ccls.attach(cns, v.a, 0, 1);
-            ccls.divert_udp({9000});
-
-            // (c) sockperf against oob-echo.
-            if (o.want("c")) {
-                Spawn srv(sns.name(),
-                          {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
-                           "--pin-root", sroot, "--sockperf", "--wait", "busy", "--cpu", S});
-                if (!wait_registered(scls.xsk_regs_fd(), 0))
-                    std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
-                for (size_t size : o.sizes)
-                    rows.push_back(
-                        from_sockperf("c-oob", "sockperf -> oob-echo", size,
-                                      run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " +
-                                                      srv_ip + " -p 7000 --full-rtt -m " +
-                                                      std::to_string(size) + sp_time)));
+    // The latency cases, all of them once per round: rounds interleave the cases in time, so a
+    // slow spell of this machine touches every case alike; medians over rounds are reported.
+    std::vector<std::vector<Row>> per_round;
+    for (int round = 0; round < o.rounds; round++) {
+        std::vector<Row> rows;
+        // (a) and (b): kernel sockets, no XDP on the devices.
+        for (std::string wait : {"sleep", "busy"}) {
+            const std::string id = wait == "sleep" ? "a" : "b";
+            if (!o.want(id))
+                continue;
+            Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--kernel", "--port", "7001",
+                                   "--wait", wait, "--cpu", S});
+            std::this_thread::sleep_for(std::chrono::milliseconds(300));
+            for (size_t size : o.sizes) {
+                std::string out =
+                    run_in(cns, tool("tools/oob-ping/oob-ping") + " --kernel --to " + srv_ip +
+                                    " --port 7001 --local-port 9001 --wait " + wait + " --size " +
+                                    std::to_string(size) + counts + " --cpu " + C + " -j");
+                rows.push_back(from_ping_json(
+                    id, "kernel UDP, " + std::string(wait == "sleep" ? "blocking" : "busy"), size,
+                    out));
             }
-            // (d) oob-ping <-> oob-echo.
-            if (o.want("d")) {
-                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port",
-                                       "7000", "--pin-root", sroot, "--wait", "busy", "--cpu", S});
-                if (!wait_registered(scls.xsk_regs_fd(), 0))
-                    std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
-                for (size_t size : o.sizes) {
-                    std::string out =
-                        run_in(cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a +
-                                        " --pin-root " + croot + " --to " + srv_ip +
-                                        " --port 7000 --local-port 9000 --wait busy --size " +
-                                        std::to_string(size) + counts + " --cpu " + C + " -j");
-                    rows.push_back(from_ping_json("d", "oob-ping -> oob-echo (liboob)", size, out));
+        }
+        // (c) sockperf against a sockperf server (kernel).
+        const std::string sp_time = " -t " + std::to_string(o.sockperf_seconds);
+        if (o.want("c")) {
+            Spawn srv(sns.name(),
+                      {"taskset", "-c", S, "sockperf", "server", "-i", srv_ip, "-p", "7002"});
+            std::this_thread::sleep_for(std::chrono::milliseconds(500));
+            for (size_t size : o.sizes)
+                rows.push_back(from_sockperf(
+                    "c-kernel", "sockperf -> sockperf server", size,
+                    run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " + srv_ip +
+                                    " -p 7002 --full-rtt -m " + std::to_string(size) + sp_time)));
+        }
+
+        // The classifier on both ends, as the daemon would stage it: UDP 7000 diverted on the server
+        // side, UDP 9000 (oob-ping's replies) on the client side.
+        if (o.want("c") || o.want("d")) {
+            const std::string sroot = make_pin_root(), croot = make_pin_root();
+            {
+                StagedClassifier scls(sroot), ccls(croot);
+                scls.attach(sns, v.b, 0, 1);
+                scls.divert_udp({7000});
+                ccls.attach(cns, v.a, 0, 1);
+                ccls.divert_udp({9000});
+
+                // (c) sockperf against oob-echo.
+                if (o.want("c")) {
+                    Spawn srv(sns.name(),
+                              {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
+                               "--pin-root", sroot, "--sockperf", "--wait", "busy", "--cpu", S});
+                    if (!wait_registered(scls.xsk_regs_fd(), 0))
+                        std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
+                    for (size_t size : o.sizes)
+                        rows.push_back(
+                            from_sockperf("c-oob", "sockperf -> oob-echo", size,
+                                          run_in(cns, "taskset -c " + C + " sockperf ping-pong -i " +
+                                                          srv_ip + " -p 7000 --full-rtt -m " +
+                                                          std::to_string(size) + sp_time)));
+                }
+                // (d) oob-ping <-> oob-echo.
+                if (o.want("d")) {
+                    Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port",
+                                           "7000", "--pin-root", sroot, "--wait", "busy", "--cpu", S});
+                    if (!wait_registered(scls.xsk_regs_fd(), 0))
+                        std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
+                    for (size_t size : o.sizes) {
+                        std::string out =
+                            run_in(cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a +
+                                            " --pin-root " + croot + " --to " + srv_ip +
+                                            " --port 7000 --local-port 9000 --wait busy --size " +
+                                            std::to_string(size) + counts + " --cpu " + C + " -j");
+                        rows.push_back(from_ping_json("d", "oob-ping -> oob-echo (liboob)", size, out));
+                    }
                 }
             }
+            remove_pin_root(sroot);
+            remove_pin_root(croot);
         }
-        remove_pin_root(sroot);
-        remove_pin_root(croot);
-    }
 
-    // (e) the floor: its own XDP program on both ends, raw rings.
-    if (o.want("e")) {
-        Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b, "--port",
-                               "7003", "--cpu", S});
-        std::this_thread::sleep_for(std::chrono::milliseconds(800));
-        for (size_t size : o.sizes) {
-            std::string out =
-                run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
-                                " --port 9003 --to " + srv_ip + " --to-port 7003 --dst-mac " +
-                                mac_s + " --src " + cli_ip + " --size " + std::to_string(size) +
-                                counts + " --cpu " + C + " -j");
-            rows.push_back(from_ping_json("e", "bare AF_XDP (xsk-floor)", size, out));
-        }
-    }
-
-    // Diagnostics (not run by default): one end on liboob, the other the floor, to tell which
-    // end the difference between (d) and (e) comes from.
-    if (o.want("f")) {
-        const std::string root = make_pin_root();
-        {
-            StagedClassifier scls(root);
-            scls.attach(sns, v.b, 0, 1);
-            scls.divert_udp({7000});
-            Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
-                                   "--pin-root", root, "--wait", "busy", "--cpu", S});
-            wait_registered(scls.xsk_regs_fd(), 0);
-            for (size_t size : o.sizes)
-                rows.push_back(from_ping_json(
-                    "f", "xsk-floor ping -> oob-echo", size,
-                    run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
-                                    " --port 9003 --to " + srv_ip + " --to-port 7000 --dst-mac " +
-                                    mac_s + " --src " + cli_ip + " --size " + std::to_string(size) +
-                                    counts + " --cpu " + C + " -j")));
-        }
-        remove_pin_root(root);
-    }
-    if (o.want("g")) {
-        const std::string root = make_pin_root();
-        {
-            StagedClassifier ccls(root);
-            ccls.attach(cns, v.a, 0, 1);
-            ccls.divert_udp({9000});
-            Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b,
-                                   "--port", "7003", "--cpu", S});
+        // (e) the floor: its own XDP program on both ends, raw rings.
+        if (o.want("e")) {
+            Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b, "--port",
+                                   "7003", "--cpu", S});
             std::this_thread::sleep_for(std::chrono::milliseconds(800));
-            for (size_t size : o.sizes)
-                rows.push_back(from_ping_json(
-                    "g", "oob-ping -> xsk-floor echo", size,
-                    run_in(cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a + " --pin-root " +
-                                    root + " --to " + srv_ip +
-                                    " --port 7003 --local-port 9000 --wait busy --size " +
-                                    std::to_string(size) + counts + " --cpu " + C + " -j")));
+            for (size_t size : o.sizes) {
+                std::string out =
+                    run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
+                                    " --port 9003 --to " + srv_ip + " --to-port 7003 --dst-mac " +
+                                    mac_s + " --src " + cli_ip + " --size " + std::to_string(size) +
+                                    counts + " --cpu " + C + " -j");
+                rows.push_back(from_ping_json("e", "bare AF_XDP (xsk-floor)", size, out));
+            }
         }
-        remove_pin_root(root);
+
+        // Diagnostics (not run by default): one end on liboob, the other the floor, to tell which
+        // end the difference between (d) and (e) comes from.
+        if (o.want("f")) {
+            const std::string root = make_pin_root();
+            {
+                StagedClassifier scls(root);
+                scls.attach(sns, v.b, 0, 1);
+                scls.divert_udp({7000});
+                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
+                                       "--pin-root", root, "--wait", "busy", "--cpu", S});
+                wait_registered(scls.xsk_regs_fd(), 0);
+                for (size_t size : o.sizes)
+                    rows.push_back(from_ping_json(
+                        "f", "xsk-floor ping -> oob-echo", size,
+                        run_in(cns, tool("tools/bench/oob/xsk-floor") + " ping --dev " + v.a +
+                                        " --port 9003 --to " + srv_ip + " --to-port 7000 --dst-mac " +
+                                        mac_s + " --src " + cli_ip + " --size " + std::to_string(size) +
+                                        counts + " --cpu " + C + " -j")));
+            }
+            remove_pin_root(root);
+        }
+        if (o.want("g")) {
+            const std::string root = make_pin_root();
+            {
+                StagedClassifier ccls(root);
+                ccls.attach(cns, v.a, 0, 1);
+                ccls.divert_udp({9000});
+                Spawn srv(sns.name(), {tool("tools/bench/oob/xsk-floor"), "echo", "--dev", v.b,
+                                       "--port", "7003", "--cpu", S});
+                std::this_thread::sleep_for(std::chrono::milliseconds(800));
+                for (size_t size : o.sizes)
+                    rows.push_back(from_ping_json(
+                        "g", "oob-ping -> xsk-floor echo", size,
+                        run_in(cns, tool("tools/oob-ping/oob-ping") + " --dev " + v.a + " --pin-root " +
+                                        root + " --to " + srv_ip +
+                                        " --port 7003 --local-port 9000 --wait busy --size " +
+                                        std::to_string(size) + counts + " --cpu " + C + " -j")));
+            }
+            remove_pin_root(root);
+        }
+        per_round.push_back(std::move(rows));
     }
+    const std::vector<Row> rows = merge_rounds(per_round);
 
     // (t) echo throughput: the same generator (client CPU) against each echo (server CPU).
     std::vector<Tput> tput;
@@ -438,7 +548,7 @@ int main(int argc, char **argv) {
     }
 
     print_rows(rows);
-    nlohmann::json rj = ratios(rows, o);
+    nlohmann::json rj = ratios(per_round, o);
     nlohmann::json tj = nlohmann::json::array(), trj = nlohmann::json::array();
     if (!tput.empty()) {
         std::printf("\n| case | echo server (one CPU) | bytes | requests | replies | replies/s |\n"
@@ -500,6 +610,7 @@ int main(int argc, char **argv) {
                                  {"p99_us", r.p99},
                                  {"p999_us", r.p999},
                                  {"max_us", r.max},
+                                 {"rounds", r.rounds},
                                  {"ok", r.ok}});
         std::ofstream(o.json) << j.dump(2) << std::endl;
     }
