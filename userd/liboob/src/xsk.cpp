@@ -71,6 +71,7 @@ XskQueue::XskQueue(const XskConfig &cfg) : cfg_(cfg), r_(std::make_unique<Rings>
                                         cfg_.index);
     queued_.assign(cfg_.frames, 0);
     tags_.assign(cfg_.frames, TxTag{});
+    filled_.assign(cfg_.frames, 0);
 
     xsk_umem_config ucfg{};
     ucfg.fill_size = cfg_.fill_size;
@@ -141,7 +142,7 @@ XskQueue::XskQueue(const XskConfig &cfg) : cfg_(cfg), r_(std::make_unique<Rings>
     // The kernel writes received data XDP_PACKET_HEADROOM past the chunk start (plus the UMEM
     // headroom, 0 here); the classifier's metadata sits right in front of it.
     rx_off_ = XDP_PACKET_HEADROOM;
-    refill();
+    refill(now_ns());
 }
 
 XskQueue::~XskQueue() {
@@ -157,7 +158,7 @@ int XskQueue::fd() const {
     return xsk_socket__fd(r_->xsk);
 }
 
-void XskQueue::refill() {
+void XskQueue::refill(uint64_t now) {
     uint32_t free_slots = xsk_prod_nb_free(&r_->fill, kFillBatch);
     if (free_slots < kFillBatch && free_slots < cfg_.fill_size)
         return;
@@ -170,12 +171,10 @@ void XskQueue::refill() {
     uint32_t idx = 0;
     if (xsk_ring_prod__reserve(&r_->fill, n, &idx) != n)
         return;
-    uint8_t *area = pool_->area();
     for (uint32_t i = 0; i < n; i++) {
         uint64_t chunk = 0;
         pool_->get(chunk);
-        // No stale classifier stamp may pass for a fresh one: zero where the metadata goes.
-        std::memset(area + chunk + rx_off_ - sizeof(oob_xdp_meta), 0, sizeof(uint64_t));
+        filled_[pool_->index_of(chunk)] = now;
         *xsk_ring_prod__fill_addr(&r_->fill, idx + i) = chunk;
     }
     xsk_ring_prod__submit(&r_->fill, n);
@@ -207,7 +206,10 @@ size_t XskQueue::rx(Frame *out, size_t max) {
         if (off >= sizeof(oob_xdp_meta)) {
             oob_xdp_meta m;
             std::memcpy(&m, area + d->addr - sizeof(m), sizeof(m));
-            if (m.classified_ns) {
+            // A stamp from before the chunk went onto the fill ring is not this frame's. (A frame
+            // stamped just before its chunk went there, when the fill ring ran dry, is taken for
+            // unstamped: counted, never misread.)
+            if (m.classified_ns && m.classified_ns >= filled_[pool_->index_of(chunk)]) {
                 info.has_meta = true;
                 info.classified_ns = m.classified_ns;
                 info.rule_id = m.rule_id;
@@ -220,7 +222,7 @@ size_t XskQueue::rx(Frame *out, size_t max) {
     }
     xsk_ring_cons__release(&r_->rx, static_cast<uint32_t>(n));
     c_.rx_frames += n;
-    refill();
+    refill(now);
     return n;
 }
 

@@ -192,8 +192,10 @@ class Frame {
     FrameInfo info_;
 };
 
-// Reads the classifier's struct oob_xdp_meta in front of a received frame's data, when the
-// bytes there are one (liboob zeroes that spot before handing a chunk to the kernel).
+// Reads the bytes in front of a frame's data as the classifier's struct oob_xdp_meta; false when
+// there is no room or the stamp is 0. It cannot tell a stale stamp of a chunk's previous frame:
+// received frames carry the checked metadata in info() (XskQueue::rx compares the stamp with the
+// time the chunk went onto the fill ring).
 bool read_xdp_meta(const Frame &f, oob_xdp_meta &out);
 
 }  // namespace oobbpf::oob

@@ -87,8 +87,8 @@ class XskQueue {
     // A fresh frame from this queue's pool with the given headroom; empty when the pool is dry
     // even after reaping completions.
     Frame alloc(uint32_t headroom);
-    // Puts free chunks on the fill ring, keeping some back for TX.
-    void refill();
+    // Puts free chunks on the fill ring, keeping some back for TX; now is the time they go.
+    void refill(uint64_t now);
     // Wakes the kernel's TX path if it asked for it (copy mode always does).
     void kick();
     bool rx_ready();
@@ -116,6 +116,10 @@ class XskQueue {
     };
     std::vector<uint64_t> queued_;  // per chunk: when it was put on the TX ring
     std::vector<TxTag> tags_;       // per chunk: whose send it is
+    // Per chunk: when it last went onto the fill ring. A classifier stamp older than that is a
+    // previous frame's, left in the chunk: liboob never writes into a chunk it hands the kernel
+    // (a write there would make the kernel's copy take the cache line from this CPU).
+    std::vector<uint64_t> filled_;
     TxCompletionSink *sink_ = nullptr;
     uint32_t outstanding_tx_ = 0;
     uint32_t rx_off_ = 0;  // where the kernel puts frame data in a chunk
