@@ -5,6 +5,7 @@
 
 #include <liboob/build.h>
 #include <liboob/checksum.h>
+#include <liboob/clock.h>
 #include <liboob/frame.h>
 #include <liboob/sockstats.h>
 #include <liboob/wire.h>
@@ -19,6 +20,7 @@
 #include <cstring>
 #include <filesystem>
 #include <random>
+#include <thread>
 
 namespace oobbpf::oob {
 namespace {
@@ -340,9 +342,6 @@ TEST(Addr, ParseAndFormat) {
     EXPECT_TRUE(IpAddr().any());
 }
 
-}  // namespace
-}  // namespace oobbpf::oob
-
 // The published latency accounting: log2 buckets, nearest-rank percentiles, a file that readers
 // see while its writer lives, filter by pin root, and remove once the writer is gone.
 TEST(SockStats, HistogramBucketsAndPercentiles) {
@@ -411,3 +410,39 @@ TEST(SockStats, FilesLiveWithTheirWriter) {
     oobbpf::oob::lat_add(off.data()->classify_deliver, 10);
     EXPECT_EQ(off.data()->classify_deliver.count, 1u);
 }
+
+// The per-frame clock against clock_gettime(): a thread's first milliseconds (its rate still
+// measured over a short span), a busy stretch, and stretches with sleeps in between (each read
+// after a sleep extrapolates from an anchor up to a millisecond old). fast <= exact <= fast, read
+// in that order, within a tolerance far below what the latency accounting resolves; and never
+// backwards.
+TEST(FastClock, AgreesWithClockGettimeAndNeverGoesBack) {
+    constexpr int64_t kTolerance = 250;  // ns
+    int64_t ahead = 0, behind = 0;
+    uint64_t backwards = 0, samples = 0;
+    std::thread t([&] {
+        uint64_t last = 0;
+        const uint64_t until = now_ns() + 30000000;
+        for (int i = 0; now_ns() < until; i++) {
+            const uint64_t x = fast_now_ns(), y = now_ns(), z = fast_now_ns();
+            ahead = std::max(ahead, static_cast<int64_t>(x) - static_cast<int64_t>(y));
+            behind = std::max(behind, static_cast<int64_t>(y) - static_cast<int64_t>(z));
+            backwards += x < last || z < x;
+            last = z;
+            samples++;
+            if (i % 64 == 63)
+                std::this_thread::sleep_for(std::chrono::microseconds(i % 3 ? 150 : 1100));
+        }
+    });
+    t.join();
+    EXPECT_GT(samples, 1000u);
+    EXPECT_EQ(backwards, 0u);
+    EXPECT_LE(ahead, kTolerance) << "the per-frame clock ran ahead of CLOCK_MONOTONIC";
+    EXPECT_LE(behind, kTolerance) << "the per-frame clock fell behind CLOCK_MONOTONIC";
+    std::printf("fast clock vs clock_gettime over %lu samples: ahead at most %ld ns, behind at "
+                "most %ld ns\n",
+                samples, ahead, behind);
+}
+
+}  // namespace
+}  // namespace oobbpf::oob

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "liboob/build.h"
+#include "hot.h"
 
 #include "liboob/checksum.h"
 #include "liboob/wire.h"
@@ -11,7 +12,7 @@
 
 namespace oobbpf::oob {
 
-int build_udp(Frame &f, const Path &p, uint16_t sport, uint16_t dport, uint8_t tos, uint16_t ip_id,
+OOB_HOT int build_udp(Frame &f, const Path &p, uint16_t sport, uint16_t dport, uint8_t tos, uint16_t ip_id,
               uint32_t &hlen) {
     const bool v6 = p.dst.is_v6();
     const uint32_t payload = f.len();
@@ -84,7 +85,7 @@ int build_udp(Frame &f, const Path &p, uint16_t sport, uint16_t dport, uint8_t t
     return 0;
 }
 
-int push_eth(Frame &f, const Mac &src, const Mac &dst, uint16_t ethertype, uint16_t vid,
+OOB_HOT int push_eth(Frame &f, const Mac &src, const Mac &dst, uint16_t ethertype, uint16_t vid,
              uint32_t &hlen) {
     hlen = static_cast<uint32_t>(wire::kEthLen + (vid ? wire::kVlanLen : 0));
     uint8_t *h = f.push(hlen);

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "liboob/checksum.h"
+#include "hot.h"
 
 #include <arpa/inet.h>
 
@@ -7,7 +8,7 @@
 
 namespace oobbpf::oob {
 
-uint32_t csum_partial(const void *p, size_t len, uint32_t sum) {
+OOB_HOT uint32_t csum_partial(const void *p, size_t len, uint32_t sum) {
     const auto *b = static_cast<const uint8_t *>(p);
     uint64_t s = sum;
     // Two 32-bit halves per 8-byte load: each addition stays below 2^33, so a 64-bit
@@ -46,13 +47,13 @@ uint32_t csum_partial(const void *p, size_t len, uint32_t sum) {
     return static_cast<uint32_t>(s);
 }
 
-uint32_t pseudo_sum4(const uint8_t src[4], const uint8_t dst[4], uint8_t proto, uint32_t len) {
+OOB_HOT uint32_t pseudo_sum4(const uint8_t src[4], const uint8_t dst[4], uint8_t proto, uint32_t len) {
     uint32_t s = csum_partial(src, 4);
     s = csum_partial(dst, 4, s);
     return csum_add(s, static_cast<uint32_t>(htons(proto)) + htons(static_cast<uint16_t>(len)));
 }
 
-uint32_t pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t len) {
+OOB_HOT uint32_t pseudo_sum6(const uint8_t src[16], const uint8_t dst[16], uint8_t proto, uint32_t len) {
     uint32_t s = csum_partial(src, 16);
     s = csum_partial(dst, 16, s);
     uint32_t be_len = htonl(len), be_proto = htonl(proto);

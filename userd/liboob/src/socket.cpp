@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 #include "error.h"
 #include "liboob/checksum.h"
+#include "hot.h"
 #include "liboob/stack.h"
 
 #include <arpa/inet.h>
@@ -118,7 +119,7 @@ UdpSocket::~UdpSocket() {
         close(inband_fd_);
 }
 
-bool UdpSocket::push(Datagram &&d) {
+OOB_HOT bool UdpSocket::push(Datagram &&d) {
     if (count_ == q_.size()) {
         c_.rx_dropped++;
         return false;
@@ -130,10 +131,10 @@ bool UdpSocket::push(Datagram &&d) {
     return true;
 }
 
-size_t UdpSocket::pop(Datagram *out, size_t max) {
+OOB_HOT size_t UdpSocket::pop(Datagram *out, size_t max) {
     if (!count_)
         return 0;
-    const uint64_t now = now_ns();
+    const uint64_t now = fast_now_ns();
     SockStatsData &st = *stats_->data();
     size_t n = 0;
     while (n < max && count_) {
@@ -152,7 +153,7 @@ size_t UdpSocket::pop(Datagram *out, size_t max) {
     return n;
 }
 
-void UdpSocket::tx_completed(uint64_t id, uint64_t queued_ns, uint64_t completed_ns) {
+OOB_HOT void UdpSocket::tx_completed(uint64_t id, uint64_t queued_ns, uint64_t completed_ns) {
     c_.tx_completed++;
     SockStatsData &st = *stats_->data();
     stat_add(st.tx_completed);
@@ -210,7 +211,7 @@ bool UdpSocket::read_inband() {
         return true;
     }
     f.put(static_cast<uint32_t>(n));
-    f.info().polled_ns = now_ns();
+    f.info().polled_ns = fast_now_ns();
     Datagram d;
     d.remote = from_sockaddr(from);
     d.local.port = port_;
@@ -233,7 +234,7 @@ bool UdpSocket::read_inband() {
     return push(std::move(d));
 }
 
-size_t UdpSocket::recv(Datagram *out, size_t max, Deadline dl, Wait w) {
+OOB_HOT size_t UdpSocket::recv(Datagram *out, size_t max, Deadline dl, Wait w) {
     if (!stack_ || max == 0)
         return 0;
     for (;;) {
@@ -248,14 +249,14 @@ size_t UdpSocket::recv(Datagram *out, size_t max, Deadline dl, Wait w) {
         if (inband_fd_ >= 0 && (w == Wait::Sleep || (++spins_ & 16383) == 0) && read_inband() &&
             count_)
             continue;
-        if (dl.passed())
+        if (!dl.is_never() && dl.passed(fast_now_ns()))
             return 0;
         if (w == Wait::Sleep && !got)
             stack_->wait(dl, &inband_fd_, inband_fd_ >= 0 ? 1 : 0);
     }
 }
 
-int UdpSocket::build(Frame &f, const Path &p, uint16_t dport, uint32_t &hlen) {
+OOB_HOT int UdpSocket::build(Frame &f, const Path &p, uint16_t dport, uint32_t &hlen) {
     return build_udp(f, p, port_, dport, tos_, stack_->ip_id_++, hlen);
 }
 
@@ -301,7 +302,7 @@ int UdpSocket::send_inband(const Frame &f, const Endpoint &to, const IpAddr &fro
     return 0;
 }
 
-int UdpSocket::send_one(Frame &f, const Endpoint &to, const IpAddr &from_arg, bool wake) {
+OOB_HOT int UdpSocket::send_one(Frame &f, const Endpoint &to, const IpAddr &from_arg, bool wake) {
     if (!stack_)
         return -ENOTCONN;
     if (f.empty())
@@ -364,15 +365,15 @@ int UdpSocket::send_one(Frame &f, const Endpoint &to, const IpAddr &from_arg, bo
     return 0;
 }
 
-int UdpSocket::send_to(Frame &f, const Endpoint &to, const IpAddr &from) {
+OOB_HOT int UdpSocket::send_to(Frame &f, const Endpoint &to, const IpAddr &from) {
     return send_one(f, to, from, true);
 }
 
-int UdpSocket::reply(Datagram &d) {
+OOB_HOT int UdpSocket::reply(Datagram &d) {
     return send_one(d.frame, d.remote, d.local.addr, true);
 }
 
-size_t UdpSocket::send_batch(Frame *frames, const Endpoint *to, size_t n, int *err) {
+OOB_HOT size_t UdpSocket::send_batch(Frame *frames, const Endpoint *to, size_t n, int *err) {
     if (err)
         *err = 0;
     size_t i = 0;
@@ -389,7 +390,7 @@ size_t UdpSocket::send_batch(Frame *frames, const Endpoint *to, size_t n, int *e
     return i;
 }
 
-size_t UdpSocket::reply_batch(Datagram *d, size_t n) {
+OOB_HOT size_t UdpSocket::reply_batch(Datagram *d, size_t n) {
     size_t sent = 0;
     for (size_t i = 0; i < n; i++)
         if (send_one(d[i].frame, d[i].remote, d[i].local.addr, false) == 0)
@@ -422,7 +423,7 @@ RawSocket::~RawSocket() {
         stack_->unbind(this);
 }
 
-bool RawSocket::push(Frame &&f) {
+OOB_HOT bool RawSocket::push(Frame &&f) {
     if (count_ == q_.size()) {
         c_.rx_dropped++;
         return false;
@@ -434,7 +435,7 @@ bool RawSocket::push(Frame &&f) {
     return true;
 }
 
-size_t RawSocket::recv(Frame *out, size_t max, Deadline dl, Wait w) {
+OOB_HOT size_t RawSocket::recv(Frame *out, size_t max, Deadline dl, Wait w) {
     if (!stack_ || max == 0)
         return 0;
     for (;;) {
@@ -449,14 +450,14 @@ size_t RawSocket::recv(Frame *out, size_t max, Deadline dl, Wait w) {
         size_t got = stack_->poll();
         if (count_)
             continue;
-        if (dl.passed())
+        if (!dl.is_never() && dl.passed(fast_now_ns()))
             return 0;
         if (w == Wait::Sleep && !got)
             stack_->wait(dl);
     }
 }
 
-int RawSocket::send(Frame &f) {
+OOB_HOT int RawSocket::send(Frame &f) {
     if (!stack_)
         return -ENOTCONN;
     const uint32_t len = f.len();
@@ -470,7 +471,7 @@ int RawSocket::send(Frame &f) {
     return 0;
 }
 
-int RawSocket::send_to(Frame &f, const Mac &dst) {
+OOB_HOT int RawSocket::send_to(Frame &f, const Mac &dst) {
     if (!stack_)
         return -ENOTCONN;
     uint32_t hlen = 0;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "liboob/stack.h"
+#include "hot.h"
 
 #include "error.h"
 #include "netns_paths.h"
@@ -43,6 +44,8 @@ Stack::Stack(StackConfig cfg) : cfg_(std::move(cfg)), udp_(65536, nullptr) {
     if (cfg_.pin_root.empty())
         cfg_.pin_root = default_pin_root();
     routes_ = cfg_.routes ? cfg_.routes : default_route_source(cfg_.pin_root);
+    // This thread's per-frame clock calibrates on first use (50 us): here, not on a first frame.
+    fast_now_ns();
     completions_.stack = this;
     if (cfg_.tap_tx)
         tap_ = std::make_unique<TxTap>(cfg_.pin_root, lower_.ifindex, vid());
@@ -144,13 +147,13 @@ Netlink &Stack::netlink() {
     return *nl_;
 }
 
-Frame Stack::alloc(uint16_t q) {
+OOB_HOT Frame Stack::alloc(uint16_t q) {
     if (q >= queues_.size())
         return Frame();
     return queues_[q]->alloc(cfg_.tx_headroom);
 }
 
-size_t Stack::poll() {
+OOB_HOT size_t Stack::poll() {
     size_t total = 0;
     for (auto &q : queues_) {
         q->complete();
@@ -162,12 +165,12 @@ size_t Stack::poll() {
     return total;
 }
 
-void Stack::complete() {
+OOB_HOT void Stack::complete() {
     for (auto &q : queues_)
         q->complete();
 }
 
-void Stack::Completions::tx_completed(uint16_t owner, uint64_t id, uint64_t queued_ns,
+OOB_HOT void Stack::Completions::tx_completed(uint16_t owner, uint64_t id, uint64_t queued_ns,
                                       uint64_t completed_ns) {
     if (UdpSocket *s = stack->udp_[owner])
         s->tx_completed(id, queued_ns, completed_ns);
@@ -191,7 +194,7 @@ void Stack::wait(Deadline dl, const int *extra_fds, size_t n_extra) {
     ppoll(fds, n, dl.remaining(ts), nullptr);
 }
 
-void Stack::deliver(Frame &&f) {
+OOB_HOT void Stack::deliver(Frame &&f) {
     c_.rx_frames++;
     if (f.info().has_meta)
         c_.rx_meta++;
@@ -316,7 +319,7 @@ void count_miss(StackCounters &c, int err) {
 
 }  // namespace
 
-int Stack::path(const IpAddr &dst, const IpAddr &src, const Path *&out, uint8_t tos,
+OOB_HOT int Stack::path(const IpAddr &dst, const IpAddr &src, const Path *&out, uint8_t tos,
                 uint32_t mark) {
     if (dst.any() || (!src.any() && src.family != dst.family))
         return -EINVAL;
@@ -328,7 +331,7 @@ int Stack::path(const IpAddr &dst, const IpAddr &src, const Path *&out, uint8_t 
     if (!src.any())
         k.src = src.bytes;
     c_.path_lookups++;
-    const uint64_t now = now_ns();
+    const uint64_t now = fast_now_ns();
     // The flow of the last send (an echo, a stream to one peer) skips the hash table.
     if (last_ && now < last_->expires && std::memcmp(&last_key_, &k, sizeof(k)) == 0) {
         if (last_->err)
@@ -387,7 +390,7 @@ int Stack::resolve(const IpAddr &dst, const IpAddr &src, Deadline dl, uint8_t to
     return e.err;
 }
 
-int Stack::transmit(Frame &f, bool wake) {
+OOB_HOT int Stack::transmit(Frame &f, bool wake) {
     if (f.empty())
         return -EINVAL;
     size_t qi = f.queue();
@@ -434,7 +437,7 @@ int Stack::transmit(Frame &f, bool wake) {
     return 0;
 }
 
-void Stack::flush() {
+OOB_HOT void Stack::flush() {
     for (size_t i = 0; i < queues_.size(); i++)
         if (pending_wake_[i]) {
             pending_wake_[i] = 0;

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 #include "liboob/wire.h"
+#include "hot.h"
 
 #include "liboob/checksum.h"
 
@@ -48,7 +49,7 @@ const char *reject_name(Reject r) {
     return "?";
 }
 
-Reject parse(const uint8_t *f, size_t len, Parsed &out, bool verify) {
+OOB_HOT Reject parse(const uint8_t *f, size_t len, Parsed &out, bool verify) {
     out = Parsed{};
     if (len < kEthLen)
         return Reject::TruncL2;

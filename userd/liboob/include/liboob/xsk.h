@@ -46,7 +46,7 @@ struct XskCounters {
     uint64_t tx_ring_full = 0;  // frames that found no TX slot
     uint64_t tx_kicks = 0, tx_kick_errors = 0;
     uint64_t fill_wakeups = 0;
-    uint64_t fill_starved = 0;  // refills that found the pool empty
+    uint64_t fill_starved = 0;  // times the pool ran too low to restock the fill ring
     uint64_t kernel_rx_dropped = 0, kernel_rx_ring_full = 0, kernel_fill_empty = 0,
              kernel_tx_invalid = 0, kernel_tx_ring_empty = 0;  // XDP_STATISTICS
 };
@@ -123,6 +123,8 @@ class XskQueue {
     TxCompletionSink *sink_ = nullptr;
     uint32_t outstanding_tx_ = 0;
     uint32_t rx_off_ = 0;  // where the kernel puts frame data in a chunk
+    uint32_t unfilled_ = 0;      // fill entries the kernel took since the last refill (estimate)
+    bool refill_owed_ = false;   // the last refill was short of frames: retried on every poll
     uint64_t tx_complete_ns_sum_ = 0;
     mutable XskCounters c_;
 };
