@@ -129,6 +129,9 @@ Row from_ping_json(const std::string &id, const std::string &what, size_t size,
         r.max = j["max_ns"].get<double>() / 1e3;
         if (j.contains("where"))
             r.where = j["where"];
+        if (j.contains("client_rx_split"))
+            for (auto &[k, v] : j["client_rx_split"].items())
+                r.where["client classifier->delivery: " + k] = v;
         r.ok = r.n > 0;
     }
     if (!r.ok)
