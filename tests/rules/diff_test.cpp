@@ -34,7 +34,6 @@ using namespace oobbpf::test;
 
 namespace {
 
-constexpr int kXdpDrop = 1, kXdpPass = 2, kXdpRedirect = 4;
 constexpr size_t kLinearMax = 4096 - 256 - 320;  // page - XDP headroom - skb_shared_info
 
 struct Rng {
