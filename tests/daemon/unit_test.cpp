@@ -319,6 +319,10 @@ TEST(Config, RoundTrip) {
 TEST(Config, RefusesWhatItCannotRead) {
     EXPECT_THROW(config_from_json(json::array()), Error);
     EXPECT_THROW(config_from_json(json{{"version", 99}}), Error);
+    // A version of another type: one error, not a JSON type exception (found by fuzz_control).
+    EXPECT_THROW(config_from_json(json{{"version", "1"}}), Error);
+    EXPECT_THROW(config_from_json(json{{"version", 1.5}}), Error);
+    EXPECT_THROW(config_from_json(json{{"version", json::array()}}), Error);
     EXPECT_THROW(config_from_json(json{{"version", 1}, {"ports", json::array()}}), Error);
     EXPECT_THROW(config_from_json(json{{"version", 1}, {"ports", {{"eth0", {{"x", 1}}}}}}), Error);
     EXPECT_THROW(config_from_json(json{{"version", 1}, {"vlans", {{{"vid", "x"}}}}}), Error);

@@ -7,7 +7,11 @@
 //   - a bad request is one oobbpf::Error (anything else escaping is a crash here);
 //   - every answer the daemon would write is one line that its client reads back as it was;
 //   - an accepted request survives format_request/parse_request;
-//   - typed argument access refuses with oobbpf::Error only.
+//   - typed argument access refuses with oobbpf::Error only;
+//   - a request's arguments read as a saved configuration (config.h, what the daemon loads at
+//     start) are refused with oobbpf::Error only, and an accepted one survives
+//     to_json/config_from_json unchanged.
+#include "config.h"
 #include "error.h"
 #include "protocol.h"
 
@@ -94,6 +98,24 @@ void read_args(const Request &req) {
     }
 }
 
+// The fuzzer steers arguments into the shape of a saved configuration (the corpus has some).
+void configuration(const json &j) {
+    Config c;
+    try {
+        c = config_from_json(j);
+    } catch (const Error &) {
+        return;
+    }
+    Config again;
+    try {
+        again = config_from_json(to_json(c));
+    } catch (const Error &e) {
+        broken("a configuration it wrote is refused: " + std::string(e.what()), j.dump());
+    }
+    if (!(again == c))
+        broken("to_json/config_from_json changed the configuration", j.dump());
+}
+
 void request(const std::string &line) {
     Response r;
     try {
@@ -102,6 +124,7 @@ void request(const std::string &line) {
         if (again.cmd != req.cmd || again.args != req.args)
             broken("format_request/parse_request changed the request", line);
         read_args(req);
+        configuration(req.args);
         r.ok = true;
         r.result = req.args;
     } catch (const Error &e) {

@@ -55,8 +55,11 @@ Config config_from_json(const json &j) {
     auto bad = [](const std::string &what) { return Error("configuration: " + what); };
     if (!j.is_object())
         throw bad("not a JSON object");
-    if (j.value("version", 0) != kConfigVersion)
-        throw bad("unsupported version " + j.value("version", json()).dump());
+    // Checked for type first: a version that is no integer ("1", 1.5) is one clear error too.
+    const json version = j.contains("version") ? j["version"] : json();
+    if (!version.is_number_integer() || version.get<int64_t>() != kConfigVersion)
+        throw bad("unsupported version " +
+                  version.dump(-1, ' ', false, json::error_handler_t::replace));
     Config c;
     static const json empty_object = json::object(), empty_array = json::array();
     auto member = [&](const char *name, bool array) -> const json & {
