@@ -142,6 +142,11 @@ nlohmann::json DaemonEnv::cli_json(const std::string &args) const {
     }
 }
 
+Out DaemonEnv::run_daemon(const std::string &extra) const {
+    return run("timeout 60 nsenter --net=/run/netns/" + oob.name() + " -- " OOBBPFD_BIN " " +
+               flags() + " " + extra);
+}
+
 Out DaemonEnv::cleanup(const std::string &extra) const {
     return run("nsenter --net=/run/netns/" + oob.name() + " -- " OOBBPFD_BIN " " + flags() +
                " --cleanup " + extra);

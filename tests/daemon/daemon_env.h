@@ -55,6 +55,9 @@ class DaemonEnv {
     nlohmann::json cli_json(const std::string &args) const;
     // `oobbpfd --cleanup [...]` in the oob namespace.
     Out cleanup(const std::string &extra = "") const;
+    // oobbpfd in the oob namespace, in the foreground, for a start that is expected to fail:
+    // its exit status and output (given up after 60 s).
+    Out run_daemon(const std::string &extra = "") const;
 
     // What a user can observe of the configured state (the saved configuration, ports, VLAN sets,
     // rules without their counters, diverting devices and their attachments, pinned map dumps;

@@ -12,6 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <filesystem>
 #include <fstream>
@@ -324,6 +325,38 @@ TEST(Lifecycle, ConfigurationSavedAtomicallyAndReappliedAtStart) {
     EXPECT_EQ(env.cli_json("rule show")[0]["id"], 1);
     // Same ids, same slots, same configuration, same maps (a new program and link, of course).
     EXPECT_EQ(env.snapshot(false), before);
+}
+
+// A saved configuration that cannot be read: one error line naming the file, a non-zero exit,
+// and nothing loaded, pinned or attached; the file is left as it was for the administrator.
+TEST(Lifecycle, UnreadableConfigurationStopsTheStartBeforeAnything) {
+    OOBBPF_REQUIRE_PRIVILEGE();
+    DaemonEnv env;
+    fs::create_directories(env.state_dir);
+    for (const std::string bad : {"{not json", R"({"version":"1"})", R"({"version":2})",
+                                  R"({"version":1,"ports":[]})",
+                                  R"({"version":1,"ports":{"x":{"id":-1}}})"}) {
+        SCOPED_TRACE(bad);
+        {
+            std::ofstream f(env.state_dir + "/config.json");
+            f << bad;
+        }
+        Out o = env.run_daemon();
+        EXPECT_EQ(o.status, 1) << o.err;
+        EXPECT_TRUE(o.out.empty()) << o.out;
+        EXPECT_EQ(std::count(o.err.begin(), o.err.end(), '\n'), 1) << o.err;
+        EXPECT_TRUE(contains(o.err, env.state_dir + "/config.json")) << o.err;
+        std::vector<std::string> pinned;
+        if (fs::exists(env.pin_root))
+            for (const auto &e : fs::directory_iterator(env.pin_root))
+                pinned.push_back(e.path().filename().string());
+        EXPECT_TRUE(pinned.empty()) << "pinned: " << pinned.front();
+        EXPECT_EQ(xdp_prog_id(env.oob.name(), env.veth.a), 0u);
+        EXPECT_FALSE(fs::exists(env.socket));
+        std::ifstream in(env.state_dir + "/config.json");
+        std::string kept((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+        EXPECT_EQ(kept, bad);
+    }
 }
 
 TEST(Lifecycle, PathsDerivedFromTheNamespaceFoundByTheCli) {

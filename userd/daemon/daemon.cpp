@@ -166,6 +166,10 @@ Daemon::Daemon(const DaemonOptions &o, const LearnerRegistry &learners,
     if (flock(lock_.get(), LOCK_EX | LOCK_NB) < 0)
         throw Error("another oobbpfd serves this namespace (" + o_.paths.socket + ")");
 
+    // The saved configuration first: one that cannot be read stops the start before anything
+    // is loaded, pinned or attached.
+    cfg_ = load_config(o_.paths.config_file());
+
     features_ = probe_features();
     xsk_diag_ = features_.xsk_diag.ok;
     const bool dispatcher = o_.dispatcher && features_.freplace.ok;
@@ -181,8 +185,6 @@ Daemon::Daemon(const DaemonOptions &o, const LearnerRegistry &learners,
     dp_ = std::make_unique<Datapath>(Datapath::Options{o_.paths, dispatcher});
     for (const auto &n : dp_->notes())
         log(n);
-
-    cfg_ = load_config(o_.paths.config_file());
 
     LearnerContext ctx{o_.paths, dp_->maps(), netns_.inode, features_.tp_btf.ok};
     learner_ = learners.create(o_.learner, ctx, learner_why_);
