@@ -109,6 +109,28 @@ std::string tool(const std::string &rel) {
     return build_path(rel);
 }
 
+// The server side of an oob case on its own: the classifier staged on the server's device as
+// the daemon would (UDP 7000 diverted to queue 0's socket) and oob-echo busy-polling on the
+// server's CPU. The echo stops before the classifier goes.
+class OobEchoServer {
+  public:
+    OobEchoServer(const Netns &ns, const std::string &dev, const std::string &root,
+                  const std::string &cpu)
+        : cls_(root) {
+        cls_.attach(ns, dev, 0, 1);
+        cls_.divert_udp({7000});
+        srv_.emplace(ns.name(), std::vector<std::string>{tool("tools/oob-echo/oob-echo"), "--dev",
+                                                         dev, "--port", "7000", "--pin-root", root,
+                                                         "--wait", "busy", "--cpu", cpu});
+        if (!wait_registered(cls_.xsk_regs_fd(), 0))
+            std::fprintf(stderr, "oob-echo did not come up: %s\n", srv_->log().c_str());
+    }
+
+  private:
+    StagedClassifier cls_;
+    std::optional<Spawn> srv_;
+};
+
 std::string run_in(const Netns &ns, const std::string &cmd) {
     CmdResult r = sh(ns.prefix() + cmd + " 2>&1");
     return r.out;
@@ -462,12 +484,7 @@ int main(int argc, char **argv) {
         if (o.want("f")) {
             const std::string root = make_pin_root();
             {
-                StagedClassifier scls(root);
-                scls.attach(sns, v.b, 0, 1);
-                scls.divert_udp({7000});
-                Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
-                                       "--pin-root", root, "--wait", "busy", "--cpu", S});
-                wait_registered(scls.xsk_regs_fd(), 0);
+                OobEchoServer srv(sns, v.b, root, S);
                 for (size_t size : o.sizes)
                     rows.push_back(from_ping_json(
                         "f", "xsk-floor ping -> oob-echo", size,
@@ -530,13 +547,7 @@ int main(int argc, char **argv) {
         }
         const std::string root = make_pin_root();
         {
-            StagedClassifier scls(root);
-            scls.attach(sns, v.b, 0, 1);
-            scls.divert_udp({7000});
-            Spawn srv(sns.name(), {tool("tools/oob-echo/oob-echo"), "--dev", v.b, "--port", "7000",
-                                   "--pin-root", root, "--wait", "busy", "--cpu", S});
-            if (!wait_registered(scls.xsk_regs_fd(), 0))
-                std::fprintf(stderr, "oob-echo did not come up: %s\n", srv.log().c_str());
+            OobEchoServer srv(sns, v.b, root, S);
             for (size_t size : o.sizes)
                 generate("t-oob", "oob-echo (classifier + liboob)", 7000, size);
         }
