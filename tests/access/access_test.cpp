@@ -22,10 +22,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string &s, const std::string &needle) {
-    return s.find(needle) != std::string::npos;
-}
-
 // `oobbpf ARGS` as uid/gid 65534 (nobody/nogroup), no supplementary groups.
 Out as_nobody(const DaemonEnv &env, const std::string &args, const std::string &gid = "65534") {
     return run("nsenter --net=/run/netns/" + env.oob.name() + " -- setpriv --reuid=65534 --regid=" +

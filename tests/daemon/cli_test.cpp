@@ -23,10 +23,6 @@ namespace {
         EXPECT_EQ(o_.status, 0) << "oobbpf " << (args) << "\n" << o_.out << o_.err; \
     } while (0)
 
-bool contains(const std::string &s, const std::string &needle) {
-    return s.find(needle) != std::string::npos;
-}
-
 }  // namespace
 
 TEST(Cli, EveryCommandEndToEnd) {

@@ -31,6 +31,10 @@ struct Out {
 // Runs a shell command, stdout and stderr apart.
 Out run(const std::string &cmd);
 
+inline bool contains(const std::string &s, const std::string &needle) {
+    return s.find(needle) != std::string::npos;
+}
+
 class DaemonEnv {
   public:
     // addr_oob/addr_peer: CIDR addresses of the two veth ends.

@@ -30,10 +30,6 @@ namespace {
         EXPECT_EQ(o_.status, 0) << "oobbpf " << (args) << "\n" << o_.out << o_.err; \
     } while (0)
 
-bool contains(const std::string &s, const std::string &needle) {
-    return s.find(needle) != std::string::npos;
-}
-
 // The XDP program id on a device of a namespace, 0 when none.
 uint32_t xdp_prog_id(const std::string &netns, const std::string &dev) {
     EnterNetns in(netns);

@@ -24,10 +24,6 @@ namespace fs = std::filesystem;
 
 namespace {
 
-bool contains(const std::string &s, const std::string &needle) {
-    return s.find(needle) != std::string::npos;
-}
-
 // A filesystem mounted on a directory of the test's own, unmounted and removed at the end.
 class Mount {
   public:

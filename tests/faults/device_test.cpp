@@ -18,10 +18,6 @@ using nlohmann::json;
 
 namespace {
 
-bool contains(const std::string &s, const std::string &needle) {
-    return s.find(needle) != std::string::npos;
-}
-
 std::string dump(const DaemonEnv &env, const char *map) {
     return sh("bpftool -j map dump pinned " + env.pin_root + "/" + map).out;
 }

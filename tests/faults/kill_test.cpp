@@ -29,6 +29,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <optional>
 #include <random>
 #include <set>
 
@@ -156,6 +157,47 @@ bool kill_when(pid_t pid, F f, int timeout_ms = 30000) {
     return false;
 }
 
+// How long `oobbpf cmd` takes here, run once and timed (undo puts back what it changed): the
+// random kill points fall within it. -1 when either fails.
+long long cli_us(DaemonEnv &env, const std::string &cmd, const std::string &undo) {
+    const auto t0 = Clock::now();
+    if (env.cli(cmd).status != 0)
+        return -1;
+    const long long us =
+        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
+    return env.cli(undo).status == 0 ? us : -1;
+}
+
+// The kill of one round: `oobbpf cmd` runs in the background and the daemon is SIGKILLed, at
+// the flip (when flipped() first holds) or after delay_us; then it is down. The CLI's answer,
+// or nothing when the flip never came (the daemon still runs).
+template <typename F>
+std::optional<Out> kill_during(DaemonEnv &env, const std::string &cmd, bool at_flip,
+                               long long delay_us, F flipped) {
+    auto cli = std::async(std::launch::async, [&] { return env.cli(cmd); });
+    if (at_flip) {
+        if (!kill_when(env.pid(), flipped))
+            return std::nullopt;
+    } else {
+        std::this_thread::sleep_for(std::chrono::microseconds(delay_us));
+        kill(env.pid(), SIGKILL);
+    }
+    env.stop(SIGKILL);
+    return cli.get();
+}
+
+std::string how_killed(bool at_flip, const char *flip, long long delay_us) {
+    return at_flip ? std::string("killed at the ") + flip
+                   : "killed after " + std::to_string(delay_us / 1000) + " ms";
+}
+
+void print_round(int round, const std::string &how, const Out &answer, Gen down, Gen saved,
+                 Gen up) {
+    std::printf("round %d: %s; answered %s; down: %s, saved: %s, after restart: %s\n", round,
+                how.c_str(), answer.status == 0 ? "yes" : "no", gen_name(down), gen_name(saved),
+                gen_name(up));
+}
+
 uint32_t rule_gen(int config_fd) {
     uint32_t zero = 0;
     oob_config c{};
@@ -259,12 +301,8 @@ TEST(Kill, DuringRuleImportUnderTraffic) {
     Traffic t(env, ports);
     std::string why;
     ASSERT_EQ(judge(t.probe_all(probes), probes_a, probes_b, why), Gen::A) << why;
-    // How long an import takes here: the random kill points fall within it.
-    auto t0 = Clock::now();
-    ASSERT_EQ(env.cli("rule import " + file_b).status, 0);
-    const auto import_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
-    ASSERT_EQ(env.cli("rule import " + file_a).status, 0);
+    const long long import_us = cli_us(env, "rule import " + file_b, "rule import " + file_a);
+    ASSERT_GE(import_us, 0);
     std::printf("one import of %d rules: %lld ms\n", kRules + 1,
                 static_cast<long long>(import_us / 1000));
     const auto pins_before = pins_under(env.pin_root);
@@ -278,22 +316,16 @@ TEST(Kill, DuringRuleImportUnderTraffic) {
         const bool at_flip = round % 3 == 2;
         const Gen target = current == Gen::A ? Gen::B : Gen::A;
         const long long d = delay(rng);
-        SCOPED_TRACE("round " + std::to_string(round) + ": import of " + gen_name(target) +
-                     (at_flip ? ", killed at the flip" : ", killed after " +
-                                                             std::to_string(d / 1000) + " ms"));
+        const std::string how = how_killed(at_flip, "flip", d);
+        SCOPED_TRACE("round " + std::to_string(round) + ": import of " + gen_name(target) + ", " +
+                     how);
         UniqueFd config(bpf_obj_get((env.pin_root + "/" + OOB_PIN_CONFIG).c_str()));
         const uint32_t gen0 = rule_gen(config.get());
-        auto cli = std::async(std::launch::async, [&] {
-            return env.cli("rule import " + (target == Gen::A ? file_a : file_b));
-        });
-        if (at_flip) {
-            ASSERT_TRUE(kill_when(env.pid(), [&] { return rule_gen(config.get()) != gen0; }));
-        } else {
-            std::this_thread::sleep_for(std::chrono::microseconds(d));
-            kill(env.pid(), SIGKILL);
-        }
-        env.stop(SIGKILL);
-        Out answer = cli.get();
+        auto killed =
+            kill_during(env, "rule import " + (target == Gen::A ? file_a : file_b), at_flip, d,
+                        [&] { return rule_gen(config.get()) != gen0; });
+        ASSERT_TRUE(killed);
+        const Out answer = *killed;
 
         // Down: the classifier runs one generation, whole.
         why.clear();
@@ -313,12 +345,7 @@ TEST(Kill, DuringRuleImportUnderTraffic) {
         env.start();
         why.clear();
         const Gen up = judge(t.probe_all(probes), probes_a, probes_b, why);
-        std::printf("round %d: %s; answered %s; down: %s, saved: %s, after restart: %s\n", round,
-                    at_flip ? "killed at the flip" : ("killed after " + std::to_string(d / 1000) +
-                                                      " ms")
-                                                         .c_str(),
-                    answer.status == 0 ? "yes" : "no", gen_name(down), gen_name(saved),
-                    gen_name(up));
+        print_round(round, how, answer, down, saved, up);
         EXPECT_EQ(up, saved) << why;
         // What the CLI shows is what runs; the rules map holds that set and nothing else.
         json shown = env.cli_json("rule show");
@@ -355,11 +382,8 @@ TEST(Kill, DuringSelectorReplacementUnderTraffic) {
     const std::vector<uint16_t> pa = {kSelA}, pb = {kSelB}, probes = {kSelA, kSelB};
     std::string why;
     ASSERT_EQ(judge(t.probe_all(probes), pa, pb, why), Gen::A) << why;
-    auto t0 = Clock::now();
-    ASSERT_EQ(env.cli("load " + a + " " + obj_b).status, 0);
-    const auto load_us =
-        std::chrono::duration_cast<std::chrono::microseconds>(Clock::now() - t0).count();
-    ASSERT_EQ(env.cli("load " + a + " " + obj_a).status, 0);
+    const long long load_us = cli_us(env, "load " + a + " " + obj_b, "load " + a + " " + obj_a);
+    ASSERT_GE(load_us, 0);
     std::printf("one selector replacement: %lld ms\n", static_cast<long long>(load_us / 1000));
     const auto pins_before = pins_under(env.pin_root);
     const uint32_t slot = [&] {
@@ -379,22 +403,15 @@ TEST(Kill, DuringSelectorReplacementUnderTraffic) {
         const bool at_flip = round % 3 == 2;
         const Gen target = current == Gen::A ? Gen::B : Gen::A;
         const long long d = delay(rng);
+        const std::string how = how_killed(at_flip, "swap", d);
         SCOPED_TRACE("round " + std::to_string(round) + ": replacement by " + gen_name(target) +
-                     (at_flip ? ", killed at the swap" : ", killed after " +
-                                                             std::to_string(d / 1000) + " ms"));
+                     ", " + how);
         UniqueFd sel(bpf_obj_get((env.pin_root + "/" + OOB_PIN_SELECTORS).c_str()));
         const uint32_t prog0 = slot_prog(sel.get(), slot);
-        auto cli = std::async(std::launch::async, [&] {
-            return env.cli("load " + a + " " + (target == Gen::A ? obj_a : obj_b));
-        });
-        if (at_flip) {
-            ASSERT_TRUE(kill_when(env.pid(), [&] { return slot_prog(sel.get(), slot) != prog0; }));
-        } else {
-            std::this_thread::sleep_for(std::chrono::microseconds(d));
-            kill(env.pid(), SIGKILL);
-        }
-        env.stop(SIGKILL);
-        Out answer = cli.get();
+        auto killed = kill_during(env, "load " + a + " " + (target == Gen::A ? obj_a : obj_b),
+                                  at_flip, d, [&] { return slot_prog(sel.get(), slot) != prog0; });
+        ASSERT_TRUE(killed);
+        const Out answer = *killed;
 
         // Down: one selector judges, whole: its port diverted, the other's not (never neither).
         why.clear();
@@ -414,12 +431,7 @@ TEST(Kill, DuringSelectorReplacementUnderTraffic) {
         env.start();
         why.clear();
         const Gen up = judge(t.probe_all(probes), pa, pb, why);
-        std::printf("round %d: %s; answered %s; down: %s, saved: %s, after restart: %s\n", round,
-                    at_flip ? "killed at the swap" : ("killed after " + std::to_string(d / 1000) +
-                                                      " ms")
-                                                         .c_str(),
-                    answer.status == 0 ? "yes" : "no", gen_name(down), gen_name(saved),
-                    gen_name(up));
+        print_round(round, how, answer, down, saved, up);
         EXPECT_EQ(up, saved) << why;
         // The slot runs the selector the configuration names, and the pins say the same.
         const std::string expect = saved == Gen::A ? "flt_sel_a" : "flt_sel_b";

@@ -18,6 +18,14 @@ namespace {
 
 constexpr uint16_t kPort = 7000;
 
+// oob-ping on the client's device (its classifier staged under croot) to oob-echo's port on the
+// oob address; args: the rest of its command line.
+std::string oob_ping(const OobTopology &t, const std::string &croot, const std::string &args) {
+    return t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --dev " + t.veth.a +
+                          " --pin-root " + croot + " --to " + OobTopology::kOobIp + " --port " +
+                          std::to_string(kPort) + " " + args);
+}
+
 std::vector<std::string> echo_args(const OobTopology &t, std::vector<std::string> extra = {}) {
     std::vector<std::string> a = {build_path("tools/oob-echo/oob-echo"),
                                   "--dev",
@@ -188,12 +196,10 @@ TEST(OobPingTool, TimestampsAreMonotonicAndFitTheRoundTrip) {
         ccls.divert_udp({9000});
         Spawn echo(t.oob.name(), echo_args(t));
         ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo.log();
-        std::string out =
-            t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --dev " + t.veth.a +
-                           " --pin-root " + croot + " --to " + OobTopology::kOobIp +
-                           " --port 7000 --local-port 9000 --size 64 --count 200"
-                           " --warmup 10 --wait sleep -j --stamps " +
-                           file);
+        std::string out = oob_ping(t, croot,
+                                   "--local-port 9000 --size 64 --count 200 --warmup 10 "
+                                   "--wait sleep -j --stamps " +
+                                       file);
         auto j = last_json(out);
         ASSERT_FALSE(j.is_null()) << out;
         ASSERT_EQ(j["count"], 200) << out;
@@ -258,11 +264,8 @@ TEST(OobPingTool, RoundTripsOverTheOobPathAndKernelSockets) {
         ccls.divert_udp({9000});
         Spawn echo(t.oob.name(), echo_args(t));
         ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo.log();
-        std::string out =
-            t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --dev " + t.veth.a +
-                           " --pin-root " + croot + " --to " + OobTopology::kOobIp +
-                           " --port 7000 --local-port 9000 --size 200 --count 300"
-                           " --warmup 10 --wait sleep -j");
+        std::string out = oob_ping(
+            t, croot, "--local-port 9000 --size 200 --count 300 --warmup 10 --wait sleep -j");
         auto j = last_json(out);
         ASSERT_FALSE(j.is_null()) << out;
         EXPECT_EQ(j["path"], "oob");
@@ -278,9 +281,7 @@ TEST(OobPingTool, RoundTripsOverTheOobPathAndKernelSockets) {
         // The text form with its histogram.
         Spawn echo2(t.oob.name(), echo_args(t));
         ASSERT_TRUE(wait_registered(t.cls->xsk_regs_fd(), 0)) << echo2.log();
-        out = t.client.sh_ok(build_path("tools/oob-ping/oob-ping") + " --dev " + t.veth.a +
-                             " --pin-root " + croot + " --to " + OobTopology::kOobIp +
-                             " --port 7000 --count 100 --wait sleep --histogram");
+        out = oob_ping(t, croot, "--count 100 --wait sleep --histogram");
         EXPECT_NE(out.find("rtt us: min"), std::string::npos) << out;
         EXPECT_NE(out.find("p99.9"), std::string::npos) << out;
         EXPECT_NE(out.find("%  #"), std::string::npos) << "a histogram bar\n" << out;

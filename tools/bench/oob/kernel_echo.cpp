@@ -4,6 +4,9 @@
 // MSG_DONTWAIT (or blocking), pinned to one CPU. Replies are the requests sent back unchanged.
 //
 //   kernel-echo --port N [--batch B] [--wait busy|sleep] [--cpu C] [--seconds S]
+#include "common.h"
+
+#include <CLI/CLI.hpp>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -19,40 +22,23 @@
 #include <string>
 #include <vector>
 
-namespace {
-
-std::atomic<bool> g_stop{false};
-
-std::string arg(int argc, char **argv, const char *name, const char *def) {
-    for (int i = 1; i + 1 < argc; i++)
-        if (std::strcmp(argv[i], name) == 0)
-            return argv[i + 1];
-    return def;
-}
-
-}  // namespace
-
 int main(int argc, char **argv) {
-    const int port = std::atoi(arg(argc, argv, "--port", "0").c_str());
-    const int batch = std::atoi(arg(argc, argv, "--batch", "64").c_str());
-    const bool busy = arg(argc, argv, "--wait", "busy") == "busy";
-    const int cpu = std::atoi(arg(argc, argv, "--cpu", "-1").c_str());
-    const double seconds = std::atof(arg(argc, argv, "--seconds", "0").c_str());
-    if (port <= 0 || port > 65535 || batch < 1 || batch > 1024) {
-        std::fprintf(stderr, "usage: kernel-echo --port N [--batch 1..1024] [--wait busy|sleep] "
-                             "[--cpu C] [--seconds S]\n");
-        return 2;
-    }
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        sched_setaffinity(0, sizeof(set), &set);
-    }
-    struct sigaction sa {};
-    sa.sa_handler = [](int) { g_stop = true; };
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    using oobbpf::tools::g_stop;
+    int port = 0, batch = 64, cpu = -1;
+    std::string wait = "busy";
+    double seconds = 0;
+    CLI::App app{"kernel UDP echo with recvmmsg/sendmmsg, the kernel baseline of echo throughput"};
+    app.add_option("--port", port, "UDP port")->required()->check(CLI::Range(1, 65535));
+    app.add_option("--batch", batch, "datagrams per system call")->check(CLI::Range(1, 1024));
+    app.add_option("--wait", wait, "busy (MSG_DONTWAIT in a loop) or sleep")
+        ->check(CLI::IsMember({"busy", "sleep"}));
+    app.add_option("--cpu", cpu, "CPU to pin to");
+    app.add_option("--seconds", seconds, "stop after this long (0: on SIGINT/SIGTERM)");
+    CLI11_PARSE(app, argc, argv);
+    const bool busy = wait == "busy";
+    if (!oobbpf::tools::pin_cpu(cpu))
+        return 1;
+    oobbpf::tools::on_stop_signals();
 
     int fd = socket(AF_INET, SOCK_DGRAM, 0);
     sockaddr_in a{};

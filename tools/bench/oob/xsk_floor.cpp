@@ -11,7 +11,10 @@
 //                  [--size B] [--window W] [--seconds S] [--cpu C] [-j]
 // flood is the load generator of the echo throughput case: W requests in flight, a new one sent
 // for each reply, replies counted over S seconds after a warm-up second.
+#include "common.h"
 #include "xsk_floor.skel.h"
+
+#include <CLI/CLI.hpp>
 
 #include <arpa/inet.h>
 #include <bpf/bpf.h>
@@ -39,7 +42,7 @@
 namespace {
 
 constexpr uint32_t kFrames = 4096, kFrameSize = 4096;
-std::atomic<bool> g_stop{false};
+using oobbpf::tools::g_stop;
 
 uint64_t now_ns() {
     timespec ts;
@@ -399,69 +402,52 @@ int flood(Xsk &x, const std::string &dev, const PingOpts &o, const FloodOpts &fo
     return measured ? 0 : 1;
 }
 
-std::string arg(int argc, char **argv, const char *name, const char *def = "") {
-    for (int i = 1; i + 1 < argc; i++)
-        if (std::strcmp(argv[i], name) == 0)
-            return argv[i + 1];
-    return def;
-}
-
-bool flag(int argc, char **argv, const char *name) {
-    for (int i = 1; i < argc; i++)
-        if (std::strcmp(argv[i], name) == 0)
-            return true;
-    return false;
-}
-
 }  // namespace
 
 int main(int argc, char **argv) {
-    const bool is_flood = argc >= 2 && std::strcmp(argv[1], "flood") == 0;
-    if (argc < 2 || (std::strcmp(argv[1], "echo") != 0 && std::strcmp(argv[1], "ping") != 0 &&
-                     !is_flood)) {
-        std::fprintf(
-            stderr,
-            "usage: xsk-floor echo --dev DEV --port N [--cpu C]\n"
-            "       xsk-floor ping --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC"
-            " --src IP [--size B] [--count N] [--warmup N] [--cpu C] [-j]\n"
-            "       xsk-floor flood --dev DEV --port LOCAL --to IP --to-port N --dst-mac MAC"
-            " --src IP [--size B] [--window W] [--seconds S] [--cpu C] [-j]\n");
-        return 2;
-    }
-    const std::string dev = arg(argc, argv, "--dev");
-    const int cpu = std::atoi(arg(argc, argv, "--cpu", "-1").c_str());
-    if (cpu >= 0) {
-        cpu_set_t set;
-        CPU_ZERO(&set);
-        CPU_SET(cpu, &set);
-        sched_setaffinity(0, sizeof(set), &set);
-    }
-    struct sigaction sa {};
-    sa.sa_handler = [](int) { g_stop = true; };
-    sigaction(SIGINT, &sa, nullptr);
-    sigaction(SIGTERM, &sa, nullptr);
+    std::string dev;
+    uint16_t port = 0;
+    int cpu = -1;
+    PingOpts o;
+    FloodOpts fo;
+    CLI::App app{"the oob benchmark's floor: a bare AF_XDP echo, ping-pong and flood"};
+    app.require_subcommand(1);
+    auto common = [&](CLI::App *c) {
+        c->add_option("--dev", dev, "device")->required();
+        c->add_option("--port", port, "UDP port: the echo's, or the local one")->required();
+        c->add_option("--cpu", cpu, "CPU to pin to");
+    };
+    auto sender = [&](CLI::App *c) {
+        common(c);
+        c->add_option("--to", o.to_ip, "server IPv4 address")->required();
+        c->add_option("--to-port", o.to_port, "server UDP port")->required();
+        c->add_option("--dst-mac", o.dst_mac, "server MAC address")->required();
+        c->add_option("--src", o.src_ip, "this end's IPv4 address")->required();
+        c->add_option("--size", o.size, "UDP payload bytes")->check(CLI::Range(16, 1472));
+        c->add_flag("-j", o.json, "one JSON line");
+    };
+    CLI::App *echo_cmd = app.add_subcommand("echo", "answer every UDP datagram to --port");
+    common(echo_cmd);
+    CLI::App *ping_cmd = app.add_subcommand("ping", "one request in flight, round-trip times");
+    sender(ping_cmd);
+    ping_cmd->add_option("--count", o.count, "measured round trips");
+    ping_cmd->add_option("--warmup", o.warmup, "round trips before measuring");
+    CLI::App *flood_cmd = app.add_subcommand("flood", "a window of requests in flight, replies/s");
+    sender(flood_cmd);
+    flood_cmd->add_option("--window", fo.window, "requests in flight")->check(CLI::Range(1, 4096));
+    flood_cmd->add_option("--seconds", fo.seconds, "measured seconds");
+    CLI11_PARSE(app, argc, argv);
+    o.local_port = port;
+    if (!oobbpf::tools::pin_cpu(cpu))
+        return 1;
+    oobbpf::tools::on_stop_signals();
     Xsk x;
-    x.open(dev, static_cast<uint16_t>(std::atoi(arg(argc, argv, "--port").c_str())));
+    x.open(dev, port);
     int rc;
-    if (std::strcmp(argv[1], "echo") == 0) {
+    if (echo_cmd->parsed()) {
         rc = echo(x);
     } else {
-        PingOpts o;
-        o.local_port = static_cast<uint16_t>(std::atoi(arg(argc, argv, "--port").c_str()));
-        o.to_ip = arg(argc, argv, "--to");
-        o.to_port = static_cast<uint16_t>(std::atoi(arg(argc, argv, "--to-port").c_str()));
-        o.dst_mac = arg(argc, argv, "--dst-mac");
-        o.src_ip = arg(argc, argv, "--src");
-        o.size = std::max<size_t>(
-            16, std::strtoul(arg(argc, argv, "--size", "64").c_str(), nullptr, 10));
-        o.count = std::strtoul(arg(argc, argv, "--count", "10000").c_str(), nullptr, 10);
-        o.warmup = std::strtoul(arg(argc, argv, "--warmup", "100").c_str(), nullptr, 10);
-        o.json = flag(argc, argv, "-j");
-        if (is_flood) {
-            FloodOpts fo;
-            fo.window = std::max<size_t>(
-                1, std::strtoul(arg(argc, argv, "--window", "256").c_str(), nullptr, 10));
-            fo.seconds = std::atof(arg(argc, argv, "--seconds", "2").c_str());
+        if (flood_cmd->parsed()) {
             rc = flood(x, dev, o, fo);
         } else {
             rc = ping(x, dev, o);

@@ -65,7 +65,7 @@ void pair(uint64_t &tsc, uint64_t &ns) {
 
 }  // namespace
 
-uint64_t fast_now_ns_slow(uint64_t) {
+uint64_t fast_now_ns_slow() {
 #if defined(__x86_64__)
     detail::TscClock &c = detail::tsc_clock;
     auto rate = [](uint64_t dns, uint64_t dtsc) {

@@ -18,13 +18,14 @@ inline uint64_t now_ns() {
 // CLOCK_MONOTONIC nanoseconds, where the kernel itself keeps time with that counter
 // (clocksource tsc: invariant and synchronised across CPUs, which the kernel has checked).
 // clock_gettime() costs 25-40 ns on such a machine, and a frame's way through liboob reads the
-// clock several times (polled, delivered, queued, completed); the counter costs a few.
+// clock several times (polled, delivered, queued, completed); the counter costs about half.
 // Each thread re-anchors on clock_gettime() every millisecond (sooner in its first), with a rate
 // measured against it over windows of up to a second (so it follows the clock's own rate, NTP
 // frequency changes included): the two agree within the error of one clock reading, tens of
 // nanoseconds. Never goes backwards within a thread. Elsewhere (another clocksource, another
 // architecture), plain now_ns().
-uint64_t fast_now_ns_slow(uint64_t tsc);
+// Calibration and re-anchoring (clock.cpp): reads the clock and the counter afresh.
+uint64_t fast_now_ns_slow();
 
 namespace detail {
 struct TscClock {
@@ -53,10 +54,10 @@ inline uint64_t fast_now_ns() {
             c.last = v;
             return v;
         }
-        return fast_now_ns_slow(tsc);
+        return fast_now_ns_slow();
     }
     if (c.state == 0)
-        return fast_now_ns_slow(__builtin_ia32_rdtsc());
+        return fast_now_ns_slow();
 #endif
     return now_ns();
 }
