@@ -587,7 +587,10 @@ static void oobk_neigh_update(struct neighbour *n)
 	key.family = family;
 	memcpy(key.addr, n->primary_key, family == AF_INET ? 4 : 16);
 	state = READ_ONCE(n->nud_state);
-	if (!(state & NUD_VALID)) {
+	/* A device that is down has no usable neighbours: an update that comes after its
+	 * NETDEV_DOWN purge (neigh_ifdown leaves referenced entries NUD_NOARP, which counts as
+	 * valid) must not bring an entry back. */
+	if (!(state & NUD_VALID) || !netif_running(dev)) {
 		if (!oobk_delete(on, OOBK_MAP_NEIGHS, &key))
 			atomic64_inc(&on->neighs_removed);
 		return;
